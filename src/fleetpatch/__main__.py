@@ -1,0 +1,3 @@
+from fleetpatch.cli.app import main
+
+main()

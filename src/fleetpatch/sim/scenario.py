@@ -1,0 +1,235 @@
+"""The scenario file: what the simulated AWS holds when it starts (docs/scenario.md).
+
+A scenario is history, replayed in time order when the simulator starts: images are pushed at
+their `pushed_at` (a tag given to a newer image leaves the older one, as in ECR), services are
+deployed at their `deployed_at` (so they resolve their tags to the digests of that moment, as
+ECS's software version consistency does), and the clock then stands at `now`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from fleetpatch.errors import UserError
+
+Severity = Literal["CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL", "UNDEFINED"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Finding(_Model):
+    """A vulnerability that ECR's scan reports for an image."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
+    severity: Severity
+    package: str
+    installed: str
+    fixed: str | None = None
+    published: datetime | None = None
+    description: str = ""
+
+    @field_validator("severity", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+
+class Image(_Model):
+    """One image pushed to a repository. Its digest is the sha256 of the manifest the simulator
+    builds from `tags[0]`, `platforms` and `seed`, so it is stable across runs."""
+
+    tags: list[str] = Field(min_length=1)
+    pushed_at: datetime
+    platforms: list[str] = ["linux/amd64", "linux/arm64"]
+    seed: str = ""
+    findings: list[Finding] = []
+    # New tasks running this image stop with this reason (a broken build).
+    fails: str | None = None
+
+    @field_validator("platforms")
+    @classmethod
+    def _platforms(cls, value: list[str]) -> list[str]:
+        for platform in value:
+            if platform.count("/") != 1:
+                raise ValueError(f"platform {platform!r} must look like 'linux/amd64'")
+        return value
+
+
+class Repository(_Model):
+    name: str = Field(pattern=r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
+    scan: Literal["basic", "enhanced"] = "basic"
+    tag_mutability: Literal[
+        "MUTABLE", "IMMUTABLE", "MUTABLE_WITH_EXCLUSION", "IMMUTABLE_WITH_EXCLUSION"
+    ] = "MUTABLE"
+    # ECR lifecycle policy document (the JSON ECR takes, written as YAML/TOML).
+    lifecycle_policy: dict[str, Any] | None = None
+    images: list[Image] = []
+
+
+class Container(_Model):
+    """A container definition. `image` may use {registry}, {account}, {region}, {service}."""
+
+    name: str
+    image: str
+    essential: bool = True
+    firelens: Literal["fluentbit", "fluentd"] | None = None
+    version_consistency: Literal["enabled", "disabled"] | None = None
+
+
+class Service(_Model):
+    name: str
+    desired_count: int = Field(default=2, ge=0)
+    deployed_at: datetime | None = None
+    containers: list[Container] | None = None
+    circuit_breaker: bool = True
+    rollback: bool = True
+    minimum_healthy_percent: int = Field(default=100, ge=0, le=100)
+    maximum_percent: int = Field(default=200, ge=100, le=400)
+    cpu_architecture: Literal["X86_64", "ARM64"] = "X86_64"
+    # Every new task of this service stops with this reason.
+    fails: str | None = None
+
+
+class Cluster(_Model):
+    name: str
+    # The task layout every service of this cluster uses unless it names its own.
+    containers: list[Container] = []
+    services: list[Service] = []
+
+    @field_validator("services", mode="before")
+    @classmethod
+    def _names_are_services(cls, value: object) -> object:
+        # A bare name is a service with the cluster's defaults: keeps a 12-service list short.
+        if isinstance(value, list):
+            return [{"name": item} if isinstance(item, str) else item for item in value]
+        return value
+
+    @model_validator(mode="after")
+    def _every_service_has_containers(self) -> Cluster:
+        for service in self.services:
+            if not (service.containers or self.containers):
+                raise ValueError(
+                    f"service {service.name!r} has no containers: give the cluster or the "
+                    "service a 'containers' list"
+                )
+        return self
+
+
+class Environment(_Model):
+    name: str
+    account: str = Field(pattern=r"^\d{12}$")
+    region: str = Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
+    repositories: list[Repository] = []
+    clusters: list[Cluster] = []
+
+    @property
+    def registry(self) -> str:
+        return f"{self.account}.dkr.ecr.{self.region}.amazonaws.com"
+
+
+class RateLimit(_Model):
+    burst: int = Field(ge=1)
+    rate: float = Field(gt=0)
+
+
+class Faults(_Model):
+    """Fault injection for ECS and ECR calls (STS is spared so that setup never flakes)."""
+
+    throttle_rate: float = Field(default=0.0, ge=0, le=1)
+    error_rate: float = Field(default=0.0, ge=0, le=1)
+    latency_ms: float = Field(default=0.0, ge=0)
+    # Token buckets per account, region and operation; `ecs_defaults: true` adds ECS-like ones.
+    rate_limits: dict[str, RateLimit] = {}
+    ecs_defaults: bool = False
+    seed: int | None = None
+
+
+class Scenario(_Model):
+    now: datetime = Field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
+    time_scale: float = Field(default=1.0, gt=0)
+    task_start_seconds: float = Field(default=30.0, ge=0)
+    task_stop_seconds: float = Field(default=10.0, ge=0)
+    # Accounts are reached by assuming this role name in each (as with real cross-account setups).
+    role_name: str = "fleetpatch"
+    environments: list[Environment] = []
+    faults: Faults = Faults()
+
+    @field_validator("now")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Scenario:
+        names = [env.name for env in self.environments]
+        duplicates = {name for name in names if names.count(name) > 1}
+        if duplicates:
+            raise ValueError(f"environment names must be unique, repeated: {sorted(duplicates)}")
+        places = [(env.account, env.region) for env in self.environments]
+        if len(set(places)) != len(places):
+            raise ValueError("two environments share one account and region: give each its own")
+        return self
+
+    def default_deployed_at(self) -> datetime:
+        """Services without `deployed_at` were deployed a week before `now`."""
+        return self.now - timedelta(days=7)
+
+
+def load_scenario(path: Path) -> Scenario:
+    """Read a scenario file (.yaml, .yml or .toml); a user mistake raises UserError."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"{path}: scenario file not found") from None
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read scenario: {exc.strerror}") from None
+    data = _parse(path, text)
+    return scenario_from_data(data, source=str(path))
+
+
+def scenario_from_data(data: object, source: str = "scenario") -> Scenario:
+    if not isinstance(data, dict):
+        raise UserError(f"{source}: a scenario must be a mapping with 'environments'")
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise UserError(f"{source}: {_first_error(exc)}") from None
+
+
+def _parse(path: Path, text: str) -> object:
+    if path.suffix == ".toml":
+        import tomllib
+
+        try:
+            return tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise UserError(f"{path}: not valid TOML: {exc}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise UserError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+
+
+def _first_error(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    location = _location(error["loc"])
+    if error["type"] == "extra_forbidden":
+        return f"{location}: unknown key (see docs/scenario.md for the keys a scenario takes)"
+    message = error["msg"].removeprefix("Value error, ")
+    return f"{location}: {message}" if location else message
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text

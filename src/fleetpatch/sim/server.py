@@ -1,0 +1,158 @@
+"""The simulator's HTTP front: one WSGI app on 127.0.0.1 that speaks AWS's wire protocol.
+
+ECS (awsJson1_1, X-Amz-Target AmazonEC2ContainerServiceV20141113.*) goes to fleetpatch's own
+ECS layer; ECR's DescribeImageScanFindings goes to the seeded findings; everything else (STS,
+the rest of ECR, S3, DynamoDB ...) goes to moto's server. Faults are injected here, before any
+ECS or ECR call is handled. Paths under /_sim/ are the simulator's own control API.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from moto.iam.models import get_account_id_from
+
+from fleetpatch.sim.protocol import AwsError
+
+if TYPE_CHECKING:
+    from fleetpatch.sim.simulator import Simulator
+
+ECS_TARGET = "AmazonEC2ContainerServiceV20141113."
+ECR_TARGET = "AmazonEC2ContainerRegistry_V20150921."
+JSON_CONTENT = "application/x-amz-json-1.1"
+_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([a-z0-9-]+)/")
+
+StartResponse = Callable[[str, list[tuple[str, str]]], Any]
+
+
+class SimApp:
+    """The WSGI application. `moto_app` serves whatever fleetpatch does not override."""
+
+    def __init__(self, simulator: Simulator, moto_app: Callable[..., Iterable[bytes]]) -> None:
+        self.sim = simulator
+        self.moto_app = moto_app
+        self.calls: Counter[str] = Counter()
+        self._calls_lock = threading.Lock()
+        self._accounts: dict[str, str] = {}
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/_sim/"):
+            return self._control(environ, start_response, path.removeprefix("/_sim/"))
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if target.startswith(ECS_TARGET):
+            return self._ecs(environ, start_response, target.removeprefix(ECS_TARGET))
+        if target.startswith(ECR_TARGET):
+            return self._ecr(environ, start_response, target.removeprefix(ECR_TARGET))
+        return self.moto_app(environ, start_response)
+
+    # --- ECS: fleetpatch's own layer ------------------------------------------------------
+    def _ecs(
+        self, environ: dict[str, Any], start_response: StartResponse, action: str
+    ) -> Iterable[bytes]:
+        account, region = self._caller(environ)
+        self._count(f"ecs:{action}")
+        try:
+            self.sim.faults.before_call(account, region, action)
+            params = _json_body(environ)
+            answer = self.sim.ecs.handle(account, region, action, params)
+        except AwsError as error:
+            return _error(start_response, error)
+        return _json(start_response, "200 OK", answer)
+
+    # --- ECR: moto, with findings and faults ----------------------------------------------
+    def _ecr(
+        self, environ: dict[str, Any], start_response: StartResponse, action: str
+    ) -> Iterable[bytes]:
+        account, region = self._caller(environ)
+        self._count(f"ecr:{action}")
+        try:
+            self.sim.faults.before_call(account, region, action)
+        except AwsError as error:
+            return _error(start_response, error)
+        if action == "DescribeImageScanFindings":
+            return self._scan_findings(environ, start_response, account, region)
+        return self.moto_app(environ, start_response)
+
+    def _scan_findings(
+        self, environ: dict[str, Any], start_response: StartResponse, account: str, region: str
+    ) -> Iterable[bytes]:
+        from fleetpatch.sim.findings import scan_findings_response
+
+        params = _json_body(environ)
+        try:
+            answer = scan_findings_response(self.sim.registry, account, region, params)
+        except AwsError as error:
+            return _error(start_response, error)
+        return _json(start_response, "200 OK", answer)
+
+    # --- the control API ------------------------------------------------------------------
+    def _control(
+        self, environ: dict[str, Any], start_response: StartResponse, command: str
+    ) -> Iterable[bytes]:
+        try:
+            body = _json_body(environ)
+            answer = self.sim.control(command, body)
+        except AwsError as error:
+            return _error(start_response, error)
+        return _json(start_response, "200 OK", answer)
+
+    # --- helpers ----------------------------------------------------------------------------
+    def _caller(self, environ: dict[str, Any]) -> tuple[str, str]:
+        """The account (from the access key, as moto maps assumed-role keys) and region."""
+        match = _CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", ""))
+        if not match:
+            return get_account_id_from(""), "us-east-1"
+        access_key, region = match.group(1), match.group(2)
+        account = self._accounts.get(access_key)
+        if account is None:
+            account = get_account_id_from(access_key)
+            self._accounts[access_key] = account
+        return account, region
+
+    def _count(self, operation: str) -> None:
+        with self._calls_lock:
+            self.calls[operation] += 1
+
+
+def _json_body(environ: dict[str, Any]) -> dict[str, Any]:
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    raw = environ["wsgi.input"].read(length) if length else b""
+    if not raw:
+        return {}
+    try:
+        body = json.loads(raw)
+    except json.JSONDecodeError:
+        raise AwsError("SerializationException", "request body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise AwsError("SerializationException", "request body must be a JSON object")
+    return body
+
+
+def _default(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.timestamp()
+    raise TypeError(f"cannot serialize {type(value).__name__}")
+
+
+def _json(start_response: StartResponse, status: str, body: dict[str, Any]) -> list[bytes]:
+    payload = json.dumps(body, default=_default).encode()
+    start_response(
+        status,
+        [("Content-Type", JSON_CONTENT), ("Content-Length", str(len(payload)))],
+    )
+    return [payload]
+
+
+_REASONS = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 500: "Internal Server Error"}
+
+
+def _error(start_response: StartResponse, error: AwsError) -> list[bytes]:
+    status = f"{error.status} {_REASONS.get(error.status, 'Error')}"
+    return _json(start_response, status, {"__type": error.code, "message": error.message})
