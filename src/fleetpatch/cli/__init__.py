@@ -1,0 +1,1 @@
+"""The `fleetpatch` command line: a thin Typer + Rich shell over the core functions."""
