@@ -467,14 +467,33 @@ def describe_validation_error(exc: ValidationError, source: Path | str, limit: i
 
 
 def _without_echoes(errors: list[ErrorDetails]) -> list[ErrorDetails]:
-    """Drop a list's 'too short' error caused only by its invalid items being left out."""
+    """Drop errors that only repeat another one, so the first error shown is the real one.
+
+    - a misspelled key ('acount_id') also makes the real key missing: keep the typo's
+      "did you mean 'account_id'?", drop "account_id: required key is missing";
+    - a list whose invalid items were left out is also "too short".
+    """
+    typos = [tuple(e["loc"]) for e in errors if e["type"] == "extra_forbidden"]
+
+    def is_typo_echo(loc: tuple[str | int, ...]) -> bool:
+        return any(
+            typo[:-1] == loc[:-1]
+            and difflib.get_close_matches(str(typo[-1]), [str(loc[-1])], n=1, cutoff=0.6)
+            for typo in typos
+        )
 
     def has_item_errors(loc: tuple[str | int, ...]) -> bool:
         return any(tuple(e["loc"])[: len(loc)] == loc and len(e["loc"]) > len(loc) for e in errors)
 
-    return [
-        e for e in errors if not (e["type"] == "too_short" and has_item_errors(tuple(e["loc"])))
-    ]
+    kept = []
+    for error in errors:
+        loc = tuple(error["loc"])
+        if error["type"] == "missing" and is_typo_echo(loc):
+            continue
+        if error["type"] == "too_short" and has_item_errors(loc):
+            continue
+        kept.append(error)
+    return kept
 
 
 def _describe(error: ErrorDetails) -> str:
@@ -508,8 +527,10 @@ def _format_path(loc: Sequence[str | int]) -> str:
     for part in loc:
         if isinstance(part, int):
             text += f"[{part}]"
-        else:
-            text += f".{part}" if text else str(part)
+            continue
+        # A quoted TOML key may hold anything, newlines included: quote it as TOML would.
+        key = part if re.fullmatch(r"[A-Za-z0-9_-]+", part) else json.dumps(part)
+        text += f".{key}" if text else key
     return text
 
 

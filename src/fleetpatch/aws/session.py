@@ -42,7 +42,8 @@ def client_config(max_attempts: int = 10) -> botocore.config.Config:
     """Client settings shared by every AWS call fleetpatch makes.
 
     Adaptive retries back off client-side when ECS throttles a fleet-sized poll; the pool
-    matches the number of threads that may share one client.
+    matches the number of threads that may share one client. botocore reads
+    `max_attempts` as retries after the first call (10 -> at most 11 calls).
     """
     return botocore.config.Config(
         retries={"mode": "adaptive", "max_attempts": max_attempts},
