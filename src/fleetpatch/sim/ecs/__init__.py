@@ -1,0 +1,81 @@
+"""fleetpatch's own in-memory ECS: clusters, task definitions, services whose rolling
+deployments move with the simulated clock, tasks, and the service deployment / revision APIs.
+
+`EcsSimulator.handle(account, region, action, params)` answers one ECS API call the way the
+awsJson1_1 wire protocol carries it; the HTTP server in front of it does the (de)serialization.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from fleetpatch.sim.clock import SimClock
+from fleetpatch.sim.ecs.api import EcsApi
+from fleetpatch.sim.ecs.deployments import RolloutEngine
+from fleetpatch.sim.ecs.ids import IdGenerator
+from fleetpatch.sim.ecs.models import EcsAccount
+from fleetpatch.sim.protocol import AwsError, FailureRules, ImageLookup
+
+__all__ = ["EcsSimulator"]
+
+
+class EcsSimulator:
+    """ECS for any number of independent (account, region) pairs. Thread-safe: one lock
+    around every call (the model is small and every call is fast)."""
+
+    def __init__(
+        self,
+        clock: SimClock,
+        images: ImageLookup,
+        failures: FailureRules,
+        task_start_seconds: float = 30.0,
+        task_stop_seconds: float = 10.0,
+        seed: int | None = None,
+    ) -> None:
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._accounts: dict[tuple[str, str], EcsAccount] = {}
+        self._engine = RolloutEngine(
+            images, failures, IdGenerator(seed), task_start_seconds, task_stop_seconds
+        )
+        self._api = EcsApi(self._engine, task_start_seconds)
+
+    def handle(
+        self, account: str, region: str, action: str, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        handler = self._api.handlers.get(action)
+        if handler is None:
+            raise AwsError("UnknownOperationException", f"Unknown operation {action}.")
+        with self._lock:
+            now = self.clock.now().timestamp()
+            return handler(self._account(account, region), params, now)
+
+    def settle(self) -> None:
+        """Finish every deployment in flight at once, as if enough time had passed; everything
+        is stamped with the clock's current time. Used to seed a scenario's history."""
+        with self._lock:
+            now = self.clock.now().timestamp()
+            for acct in self._accounts.values():
+                for service in list(acct.busy_services.values()):
+                    self._engine.settle(acct, service, now)
+
+    def advance(self) -> None:
+        """Bring every deployment in flight up to the clock's now.
+
+        State moves lazily, when a call reads it, and a task start asks the registry and the
+        failure rules at the moment it is computed. Call this before changing registry state
+        (a tag move, an expired digest) or failure rules, so that what happened before the
+        change is computed against the state before the change."""
+        with self._lock:
+            now = self.clock.now().timestamp()
+            for acct in self._accounts.values():
+                for service in list(acct.busy_services.values()):
+                    self._engine.advance(acct, service, now)
+
+    def _account(self, account: str, region: str) -> EcsAccount:
+        key = (account, region)
+        acct = self._accounts.get(key)
+        if acct is None:
+            acct = self._accounts[key] = EcsAccount(account=account, region=region)
+        return acct

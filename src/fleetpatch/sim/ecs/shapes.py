@@ -1,0 +1,289 @@
+"""Model objects -> JSON response shapes, with the member names of the ECS API reference.
+
+Members whose value is None are left out, as AWS leaves out members it has no value for.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from fleetpatch.sim.ecs.models import (
+    Cluster,
+    Container,
+    Deployment,
+    ServiceDeployment,
+    ServiceRevision,
+    Task,
+    TaskDefinition,
+)
+from fleetpatch.sim.ecs.models import Service as EcsService
+
+
+def _clean(shape: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in shape.items() if value is not None}
+
+
+def tag_list(tags: dict[str, str] | None) -> list[dict[str, str]]:
+    return [{"key": k, "value": v} for k, v in (tags or {}).items()]
+
+
+def cluster(c: Cluster, running: int, pending: int, active_services: int) -> dict[str, Any]:
+    return _clean(
+        {
+            "clusterArn": c.arn,
+            "clusterName": c.name,
+            "status": c.status,
+            "registeredContainerInstancesCount": 0,
+            "runningTasksCount": running,
+            "pendingTasksCount": pending,
+            "activeServicesCount": active_services,
+            "statistics": [],
+            "settings": c.settings,
+            "configuration": c.configuration,
+            "capacityProviders": c.capacity_providers,
+            "defaultCapacityProviderStrategy": [],
+        }
+    )
+
+
+def task_definition(td: TaskDefinition) -> dict[str, Any]:
+    # A deep copy: the caller may serialize or change the answer; our record stays as given.
+    shape: dict[str, Any] = copy.deepcopy(td.body)
+    requires = list(shape.get("requiresCompatibilities") or [])
+    shape.update(
+        {
+            "taskDefinitionArn": td.arn,
+            "family": td.family,
+            "revision": td.revision,
+            "status": td.status,
+            "requiresAttributes": [],
+            "compatibilities": sorted({"EC2", *requires}),
+            "registeredAt": td.registered_at,
+        }
+    )
+    if td.deregistered_at is not None:
+        shape["deregisteredAt"] = td.deregistered_at
+    return shape
+
+
+def deployment(d: Deployment, launch_type: str, platform_version: str | None) -> dict[str, Any]:
+    tasks = d.tasks.values()
+    return _clean(
+        {
+            "id": d.id,
+            "status": d.status,
+            "taskDefinition": d.task_definition_arn,
+            "desiredCount": d.desired_count,
+            "pendingCount": sum(1 for t in tasks if t.is_starting),
+            "runningCount": sum(1 for t in tasks if t.is_running),
+            "failedTasks": d.failed_tasks,
+            "createdAt": d.created_at,
+            "updatedAt": d.updated_at,
+            "launchType": launch_type,
+            "platformVersion": platform_version,
+            "networkConfiguration": d.revision.network_configuration,
+            "rolloutState": d.rollout_state,
+            "rolloutStateReason": d.rollout_state_reason,
+        }
+    )
+
+
+def service(s: EcsService, tags: dict[str, str] | None) -> dict[str, Any]:
+    tasks = [t for d in s.deployments for t in d.tasks.values()]
+    primary = s.primary
+    shape = _clean(
+        {
+            "serviceArn": s.arn,
+            "serviceName": s.name,
+            "clusterArn": s.cluster_arn,
+            "loadBalancers": s.load_balancers,
+            "serviceRegistries": [],
+            "status": s.status,
+            "desiredCount": s.desired_count,
+            "runningCount": sum(1 for t in tasks if t.is_running),
+            "pendingCount": sum(1 for t in tasks if t.is_starting),
+            "launchType": s.launch_type,
+            "platformVersion": s.platform_version,
+            "taskDefinition": s.task_definition_arn,
+            "deploymentConfiguration": copy.deepcopy(s.deployment_configuration),
+            "deployments": [
+                deployment(d, s.launch_type, s.platform_version) for d in s.deployments
+            ],
+            "events": [
+                {"id": e.id, "createdAt": e.created_at, "message": e.message} for e in s.events
+            ],
+            "createdAt": s.created_at,
+            "currentServiceDeployment": (
+                primary.service_deployment.arn if primary is not None else None
+            ),
+            "currentServiceRevisions": [
+                {
+                    "arn": d.revision.arn,
+                    "requestedTaskCount": d.desired_count if d is primary else 0,
+                    "runningTaskCount": sum(1 for t in d.tasks.values() if t.is_running),
+                    "pendingTaskCount": sum(1 for t in d.tasks.values() if t.is_starting),
+                }
+                for d in s.deployments
+            ],
+            "placementConstraints": [],
+            "placementStrategy": [],
+            "networkConfiguration": s.network_configuration,
+            "schedulingStrategy": s.scheduling_strategy,
+            "deploymentController": {"type": "ECS"},
+            "enableECSManagedTags": s.enable_ecs_managed_tags,
+            "propagateTags": s.propagate_tags,
+            "enableExecuteCommand": s.enable_execute_command,
+        }
+    )
+    if tags is not None:
+        shape["tags"] = tag_list(tags)
+    return shape
+
+
+def _task_status(t: Task, now: float, start_seconds: float) -> str:
+    """A starting task shows PROVISIONING for its first third, then PENDING."""
+    if t.is_starting:
+        return "PROVISIONING" if now < t.created_at + start_seconds / 3 else "PENDING"
+    return t.last_status
+
+
+def _container(c: Container, t: Task) -> dict[str, Any]:
+    return _clean(
+        {
+            "containerArn": c.arn,
+            "taskArn": t.arn,
+            "name": c.name,
+            "image": c.image,
+            "imageDigest": c.digest,
+            "lastStatus": c.last_status,
+            "exitCode": c.exit_code,
+            "reason": c.reason,
+            "networkBindings": [],
+            "networkInterfaces": [],
+            "healthStatus": "UNKNOWN",
+        }
+    )
+
+
+def task(t: Task, now: float, start_seconds: float, tags: dict[str, str] | None) -> dict[str, Any]:
+    shape = _clean(
+        {
+            "taskArn": t.arn,
+            "clusterArn": t.cluster_arn,
+            "taskDefinitionArn": t.task_definition_arn,
+            "group": f"service:{t.service_name}",
+            "startedBy": t.started_by,
+            "lastStatus": _task_status(t, now, start_seconds),
+            "desiredStatus": t.desired_status,
+            "launchType": t.launch_type,
+            "cpu": t.cpu,
+            "memory": t.memory,
+            "createdAt": t.created_at,
+            "startedAt": t.started_at,
+            "stoppingAt": t.stopping_at,
+            "stoppedAt": t.stopped_at,
+            "stoppedReason": t.stopped_reason,
+            "stopCode": t.stop_code,
+            "connectivity": "CONNECTED",
+            "healthStatus": "UNKNOWN",
+            "version": t.version,
+            "containers": [_container(c, t) for c in t.containers],
+            "attachments": [],
+            "overrides": {"containerOverrides": [{"name": c.name} for c in t.containers]},
+        }
+    )
+    if tags is not None:
+        shape["tags"] = tag_list(tags)
+    return shape
+
+
+def _revision_summary(arn: str, d: Deployment | None, requested: int) -> dict[str, Any]:
+    tasks = d.tasks.values() if d is not None else ()
+    return {
+        "arn": arn,
+        "requestedTaskCount": requested,
+        "runningTaskCount": sum(1 for t in tasks if t.is_running),
+        "pendingTaskCount": sum(1 for t in tasks if t.is_starting),
+    }
+
+
+def service_deployment(sd: ServiceDeployment) -> dict[str, Any]:
+    d = sd.deployment
+    requested = d.desired_count if d is not None else 0
+    shape = _clean(
+        {
+            "serviceDeploymentArn": sd.arn,
+            "serviceArn": sd.service_arn,
+            "clusterArn": sd.cluster_arn,
+            "createdAt": sd.created_at,
+            "startedAt": sd.started_at,
+            "finishedAt": sd.finished_at,
+            "stoppedAt": sd.stopped_at,
+            "updatedAt": sd.updated_at,
+            "sourceServiceRevisions": [
+                {
+                    "arn": r.arn,
+                    "requestedTaskCount": r.requested,
+                    "runningTaskCount": r.running,
+                    "pendingTaskCount": r.pending,
+                }
+                for r in sd.source_revisions
+            ],
+            "targetServiceRevision": _revision_summary(sd.target_revision.arn, d, requested),
+            "status": sd.status,
+            "statusReason": sd.status_reason,
+            "deploymentConfiguration": copy.deepcopy(sd.deployment_configuration),
+            "deploymentCircuitBreaker": {
+                "status": sd.circuit_breaker_status,
+                "failureCount": sd.failure_count,
+                "threshold": sd.threshold,
+            },
+            "alarms": {"status": "DISABLED", "alarmNames": [], "triggeredAlarmNames": []},
+        }
+    )
+    if sd.rollback is not None:
+        shape["rollback"] = {
+            "reason": sd.rollback.reason,
+            "startedAt": sd.rollback.started_at,
+            "serviceRevisionArn": sd.rollback.service_revision_arn,
+        }
+    return shape
+
+
+def service_deployment_brief(sd: ServiceDeployment) -> dict[str, Any]:
+    return _clean(
+        {
+            "serviceDeploymentArn": sd.arn,
+            "serviceArn": sd.service_arn,
+            "clusterArn": sd.cluster_arn,
+            "startedAt": sd.started_at,
+            "createdAt": sd.created_at,
+            "finishedAt": sd.finished_at,
+            "targetServiceRevisionArn": sd.target_revision.arn,
+            "status": sd.status,
+            "statusReason": sd.status_reason,
+        }
+    )
+
+
+def service_revision(r: ServiceRevision) -> dict[str, Any]:
+    return _clean(
+        {
+            "serviceRevisionArn": r.arn,
+            "serviceArn": r.service_arn,
+            "clusterArn": r.cluster_arn,
+            "taskDefinition": r.task_definition_arn,
+            "launchType": r.launch_type,
+            "platformVersion": r.platform_version,
+            "loadBalancers": [],
+            "serviceRegistries": [],
+            "networkConfiguration": r.network_configuration,
+            "containerImages": [
+                _clean({"containerName": ci.name, "imageDigest": ci.digest, "image": ci.image})
+                for ci in r.container_images
+            ],
+            "guardDutyEnabled": False,
+            "createdAt": r.created_at,
+        }
+    )
