@@ -1,5 +1,49 @@
-"""Placeholder for `fleetpatch sim ...`; the simulator's CLI replaces this module."""
+"""`fleetpatch sim serve`: run the local AWS fleet simulator in the foreground."""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 import typer
 
+from fleetpatch.cli.output import console, print_note
+
 sim_app = typer.Typer(help="Run the local AWS fleet simulator.", no_args_is_help=True)
+
+
+@sim_app.command("serve")
+def serve(
+    scenario: Path = typer.Option(
+        ..., "--scenario", "-s", metavar="FILE", help="Scenario file (.yaml or .toml)."
+    ),
+    port: int | None = typer.Option(
+        None, "--port", "-p", min=0, max=65535, help="Port on 127.0.0.1 (default 4599)."
+    ),
+    time_scale: float | None = typer.Option(
+        None,
+        "--time-scale",
+        min=0,
+        help="Simulated seconds per real second (default: the scenario's, else 1).",
+    ),
+) -> None:
+    """Serve ECS, ECR and STS for a scenario on 127.0.0.1 until Ctrl-C."""
+    from fleetpatch.sim import DEFAULT_PORT, Simulator
+
+    sim = Simulator(scenario, port=DEFAULT_PORT if port is None else port, time_scale=time_scale)
+    sim.start()
+    try:
+        environments = ", ".join(
+            f"{env.name} ({env.account}, {env.region})" for env in sim.scenario.environments
+        )
+        console.print(
+            f"fleetpatch simulator on [bold]{sim.endpoint_url}[/] "
+            f"(time x{sim.clock.time_scale:g}, now {sim.clock.now():%Y-%m-%d %H:%M:%S}Z)",
+            highlight=False,
+        )
+        console.print(f"environments: {environments}", highlight=False)
+        print_note("Ctrl-C stops it. Point fleetpatch.toml's endpoint_url at the address above.")
+        sim.serve_forever()
+    except KeyboardInterrupt:
+        print_note("simulator stopped")
+    finally:
+        sim.stop()

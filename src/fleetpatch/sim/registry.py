@@ -94,9 +94,9 @@ def patch_moto(now: Callable[[], datetime]) -> None:
     _now = now
     if _patched:
         return
-    ecr_models.Image._create_digest = _moto_image_digest
-    ecr_models.Image.remove_tag = _moto_remove_tag
-    ecr_models.ECRBackend.put_image = _moto_put_image
+    ecr_models.Image._create_digest = _moto_image_digest  # type: ignore[method-assign]
+    ecr_models.Image.remove_tag = _moto_remove_tag  # type: ignore[method-assign]
+    ecr_models.ECRBackend.put_image = _moto_put_image  # type: ignore[method-assign]
     _patched = True
 
 
@@ -328,6 +328,6 @@ def _selected(selection: dict[str, Any], tags: list[str]) -> bool:
     # tagged: any tag matching a prefix or a wildcard pattern
     prefixes = selection.get("tagPrefixList", [])
     patterns = selection.get("tagPatternList", [])
-    return any(
-        tag.startswith(prefix) for tag in tags for prefix in prefixes
-    ) or any(fnmatchcase(tag, pattern) for tag in tags for pattern in patterns)
+    return any(tag.startswith(prefix) for tag in tags for prefix in prefixes) or any(
+        fnmatchcase(tag, pattern) for tag in tags for pattern in patterns
+    )

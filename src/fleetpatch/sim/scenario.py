@@ -101,6 +101,8 @@ class Cluster(_Model):
     name: str
     # The task layout every service of this cluster uses unless it names its own.
     containers: list[Container] = []
+    # When this cluster's services were deployed, unless a service says otherwise.
+    deployed_at: datetime | None = None
     services: list[Service] = []
 
     @field_validator("services", mode="before")
@@ -153,13 +155,21 @@ class Faults(_Model):
 
 class Scenario(_Model):
     now: datetime = Field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
-    time_scale: float = Field(default=1.0, gt=0)
+    time_scale: float = Field(default=1.0, ge=0)
     task_start_seconds: float = Field(default=30.0, ge=0)
     task_stop_seconds: float = Field(default=10.0, ge=0)
     # Accounts are reached by assuming this role name in each (as with real cross-account setups).
     role_name: str = "fleetpatch"
     environments: list[Environment] = []
     faults: Faults = Faults()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_extension_keys(cls, data: object) -> object:
+        # Top-level keys starting with "x-" hold YAML anchors to reuse (as in docker compose).
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if not str(k).startswith("x-")}
+        return data
 
     @field_validator("now")
     @classmethod

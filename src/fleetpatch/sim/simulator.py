@@ -1,0 +1,377 @@
+"""The local AWS fleet simulator: `with Simulator(scenario) as sim:` gives an endpoint URL.
+
+moto keeps its state in module globals, so one Simulator runs per process at a time; starting it
+resets that state and replays the scenario's history.
+"""
+
+from __future__ import annotations
+
+import errno
+import threading
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from fleetpatch.aws.session import SIM_ACCESS_KEY as SIM_ACCESS_KEY
+from fleetpatch.errors import UserError
+from fleetpatch.sim import scenario as sc
+from fleetpatch.sim.clock import SimClock
+from fleetpatch.sim.ecs import EcsSimulator
+from fleetpatch.sim.faults import FaultInjector
+from fleetpatch.sim.protocol import AwsError
+from fleetpatch.sim.registry import Registry, patch_moto
+from fleetpatch.sim.server import SimApp
+
+DEFAULT_PORT = 4599
+
+_running = threading.Lock()
+
+
+class FailureMarks:
+    """Digests and services whose new tasks fail (FailureRules for the ECS layer)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.digests: dict[str, str] = {}
+        self.services: dict[tuple[str, str, str, str], str] = {}
+
+    def task_failure(
+        self, account: str, region: str, cluster: str, service: str, digests: dict[str, str]
+    ) -> str | None:
+        with self._lock:
+            reason = self.services.get((account, region, cluster, service))
+            if reason:
+                return reason
+            for container, digest in digests.items():
+                if digest in self.digests:
+                    return (
+                        f"Essential container in task exited ({container}: {self.digests[digest]})"
+                    )
+        return None
+
+    def clear(self) -> None:
+        with self._lock:
+            self.digests.clear()
+            self.services.clear()
+
+
+class Simulator:
+    def __init__(
+        self,
+        scenario: sc.Scenario | Path | str | dict[str, Any],
+        port: int = 0,
+        time_scale: float | None = None,
+        host: str = "127.0.0.1",
+    ) -> None:
+        if isinstance(scenario, (str, Path)):
+            scenario = sc.load_scenario(Path(scenario))
+        elif isinstance(scenario, dict):
+            scenario = sc.scenario_from_data(scenario)
+        self.scenario = scenario
+        self.host = host
+        self.port = port
+        self.clock = SimClock(start=scenario.now, time_scale=0)
+        self._time_scale = time_scale if time_scale is not None else scenario.time_scale
+        self.registry = Registry(self.clock.now)
+        self.failures = FailureMarks()
+        self.faults = FaultInjector(sc.Faults())
+        self.ecs = EcsSimulator(
+            self.clock,
+            self.registry,
+            self.failures,
+            task_start_seconds=scenario.task_start_seconds,
+            task_stop_seconds=scenario.task_stop_seconds,
+        )
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self.app: SimApp | None = None
+        # digest -> (environment, repository, first tag) for every image the scenario pushed
+        self.images: dict[str, tuple[str, str, str]] = {}
+
+    # --- lifecycle --------------------------------------------------------------------------
+    def __enter__(self) -> Simulator:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        if not _running.acquire(blocking=False):
+            raise RuntimeError("a Simulator is already running in this process (moto is global)")
+        try:
+            self._reset_moto()
+            self._replay_history()
+            self.faults.configure(self.scenario.faults)
+            self._serve()
+        except BaseException:
+            _running.release()
+            raise
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        if _running.locked():
+            _running.release()
+
+    def serve_forever(self) -> None:
+        """Block until interrupted (for `fleetpatch sim serve`)."""
+        assert self._thread is not None
+        self._thread.join()
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def _reset_moto(self) -> None:
+        from moto.moto_api._internal.models import moto_api_backend
+
+        moto_api_backend.reset()
+        patch_moto(self.clock.now)
+
+    def _serve(self) -> None:
+        from moto.moto_server.werkzeug_app import (
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
+        from werkzeug.serving import make_server
+
+        class QuietKeepAliveHandler(MotoRequestHandler):
+            # HTTP/1.1 keeps boto3's connections open: a new TCP connection per call would
+            # cost more than the call. Request lines are not logged (thousands per run).
+            protocol_version = "HTTP/1.1"
+
+            def log_request(self, *args: Any, **kwargs: Any) -> None:
+                return None
+
+        self.app = SimApp(self, DomainDispatcherApplication(create_backend_app))
+        try:
+            self._server = make_server(
+                self.host,
+                self.port,
+                self.app,
+                threaded=True,
+                request_handler=QuietKeepAliveHandler,
+            )
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise UserError(
+                    f"port {self.port} on {self.host} is already in use: stop what holds it or "
+                    "pass --port N"
+                ) from None
+            raise
+        self.port = self._server.server_port
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="fleetpatch-sim", daemon=True
+        )
+        self._thread.start()
+
+    # --- history ----------------------------------------------------------------------------
+    def _replay_history(self) -> None:
+        """Push images and deploy services in time order, then stand the clock at `now`."""
+        scenario = self.scenario
+        events: list[tuple[datetime, int, Any]] = []
+        for env in scenario.environments:
+            for repository in env.repositories:
+                self.registry.create_repository(env.account, env.region, repository)
+                for image in repository.images:
+                    events.append((image.pushed_at, 0, (env, repository, image)))
+            for cluster in env.clusters:
+                self.ecs.handle(
+                    env.account, env.region, "CreateCluster", {"clusterName": cluster.name}
+                )
+                for service in cluster.services:
+                    deployed_at = (
+                        service.deployed_at or cluster.deployed_at or scenario.default_deployed_at()
+                    )
+                    events.append((deployed_at, 1, (env, cluster, service)))
+        # At one moment, pushes come before deployments (the sort key's second field).
+        events.sort(key=lambda event: (event[0], event[1]))
+        for moment, kind, event in events:
+            self.clock.jump_to(moment)
+            if kind == 0:
+                env, repository, image = event
+                self.push_image(env.name, repository.name, image)
+            else:
+                self._create_service(*event)
+                self.ecs.settle()
+        self.clock.jump_to(scenario.now)
+        self.clock.set_time_scale(self._time_scale)
+
+    def _create_service(self, env: sc.Environment, cluster: sc.Cluster, svc: sc.Service) -> None:
+        containers = svc.containers or cluster.containers
+        values = {
+            "registry": env.registry,
+            "account": env.account,
+            "region": env.region,
+            "service": svc.name,
+        }
+        definitions = []
+        for container in containers:
+            definition: dict[str, Any] = {
+                "name": container.name,
+                "image": container.image.format(**values),
+                "essential": container.essential,
+                "memoryReservation": 50 if container.firelens else 256,
+            }
+            if container.firelens:
+                definition["firelensConfiguration"] = {"type": container.firelens}
+            if container.version_consistency:
+                definition["versionConsistency"] = container.version_consistency
+            definitions.append(definition)
+        task_definition = self.ecs.handle(
+            env.account,
+            env.region,
+            "RegisterTaskDefinition",
+            {
+                "family": svc.name,
+                "containerDefinitions": definitions,
+                "requiresCompatibilities": ["FARGATE"],
+                "networkMode": "awsvpc",
+                "cpu": "512",
+                "memory": "1024",
+                "runtimePlatform": {
+                    "cpuArchitecture": svc.cpu_architecture,
+                    "operatingSystemFamily": "LINUX",
+                },
+            },
+        )["taskDefinition"]
+        self.ecs.handle(
+            env.account,
+            env.region,
+            "CreateService",
+            {
+                "cluster": cluster.name,
+                "serviceName": svc.name,
+                "taskDefinition": task_definition["taskDefinitionArn"],
+                "desiredCount": svc.desired_count,
+                "launchType": "FARGATE",
+                "deploymentConfiguration": {
+                    "minimumHealthyPercent": svc.minimum_healthy_percent,
+                    "maximumPercent": svc.maximum_percent,
+                    "deploymentCircuitBreaker": {
+                        "enable": svc.circuit_breaker,
+                        "rollback": svc.rollback,
+                    },
+                },
+            },
+        )
+        if svc.fails:
+            self.fail_service(env.name, cluster.name, svc.name, svc.fails)
+
+    # --- what tests, the demo and the control API change at run time -----------------------
+    def environment(self, name: str) -> sc.Environment:
+        for env in self.scenario.environments:
+            if env.name == name:
+                return env
+        raise KeyError(f"no environment {name!r} in the scenario")
+
+    def push_image(
+        self, environment: str, repository: str, image: sc.Image | dict[str, Any]
+    ) -> str:
+        """Push an image now (or at its pushed_at while replaying); returns its digest."""
+        if isinstance(image, dict):
+            image = sc.Image.model_validate({"pushed_at": self.clock.now(), **image})
+        env = self.environment(environment)
+        digest = self.registry.push(env.account, env.region, repository, image)
+        self.images.setdefault(digest, (environment, repository, image.tags[0]))
+        if image.fails:
+            self.fail_digest(digest, image.fails)
+        return digest
+
+    def fail_digest(self, digest: str, reason: str) -> None:
+        with self.failures._lock:
+            self.failures.digests[digest] = reason
+
+    def fail_service(self, environment: str, cluster: str, service: str, reason: str) -> None:
+        env = self.environment(environment)
+        with self.failures._lock:
+            self.failures.services[(env.account, env.region, cluster, service)] = reason
+
+    def clear_failures(self) -> None:
+        self.failures.clear()
+
+    def set_faults(self, faults: sc.Faults | None = None, **fields: Any) -> None:
+        self.faults.configure(faults or sc.Faults.model_validate(fields))
+
+    def run_lifecycle_policies(self) -> list[tuple[str, str, str, str]]:
+        return self.registry.run_lifecycle_policies()
+
+    def advance(self, seconds: float) -> datetime:
+        return self.clock.advance(seconds)
+
+    @property
+    def calls(self) -> Counter[str]:
+        return self.app.calls if self.app is not None else Counter()
+
+    def reset_calls(self) -> None:
+        if self.app is not None:
+            self.app.calls.clear()
+
+    # --- the HTTP control API (/_sim/<command>) ----------------------------------------------
+    def control(self, command: str, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return self._control(command, body)
+        except (KeyError, ValueError, TypeError) as exc:
+            raise AwsError("InvalidParameterException", f"/_sim/{command}: {exc}") from None
+
+    def _control(self, command: str, body: dict[str, Any]) -> dict[str, Any]:
+        if command == "time":
+            return {"now": self.clock.now().isoformat()}
+        if command == "advance":
+            return {"now": self.advance(float(body["seconds"])).isoformat()}
+        if command == "lifecycle":
+            expired = self.run_lifecycle_policies()
+            return {"expired": [list(item) for item in expired]}
+        if command == "faults":
+            self.set_faults(**body)
+            return {"faults": self.faults.faults.model_dump()}
+        if command == "fail":
+            if "digest" in body:
+                self.fail_digest(body["digest"], body.get("reason", "exit code 1"))
+            else:
+                self.fail_service(
+                    body["environment"], body["cluster"], body["service"], body["reason"]
+                )
+            return {}
+        if command == "push":
+            digest = self.push_image(body["environment"], body["repository"], body["image"])
+            return {"digest": digest}
+        if command == "calls":
+            return {"calls": dict(self.calls)}
+        raise AwsError("UnknownOperationException", f"unknown simulator command {command!r}", 404)
+
+
+def client(sim: Simulator, service: str, environment: str, config: Any = None) -> Any:
+    """A boto3 client for one scenario environment, reached as a user would: static base
+    credentials, then sts:AssumeRole into that environment's account."""
+    import boto3
+
+    env = sim.environment(environment)
+    sts = boto3.client(
+        "sts",
+        endpoint_url=sim.endpoint_url,
+        region_name=env.region,
+        aws_access_key_id=SIM_ACCESS_KEY,
+        aws_secret_access_key=SIM_ACCESS_KEY,
+    )
+    credentials = sts.assume_role(
+        RoleArn=f"arn:aws:iam::{env.account}:role/{sim.scenario.role_name}",
+        RoleSessionName="fleetpatch-sim",
+    )["Credentials"]
+    return boto3.client(
+        service,  # type: ignore[call-overload]
+        endpoint_url=sim.endpoint_url,
+        region_name=env.region,
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        config=config,
+    )

@@ -1,0 +1,85 @@
+"""Shared fixtures: the simulator, seeded with the talk's scenario or a small one."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fleetpatch.sim import Simulator
+from fleetpatch.sim.simulator import client
+
+ROOT = Path(__file__).resolve().parent.parent
+TALK_SCENARIO = ROOT / "examples" / "talk" / "scenario.yaml"
+
+
+def small_scenario(**overrides: Any) -> dict[str, Any]:
+    """One environment, one cluster, three services, fluent-bit 1.0 running and 1.1 latest."""
+    scenario: dict[str, Any] = {
+        "now": "2026-11-27T09:00:00Z",
+        "time_scale": 0,
+        "task_start_seconds": 30,
+        "environments": [
+            {
+                "name": "dev",
+                "account": "111111111111",
+                "region": "eu-west-1",
+                "repositories": [
+                    {
+                        "name": "fluent-bit",
+                        "images": [
+                            {
+                                "tags": ["1.0-aaaaaaa", "latest"],
+                                "pushed_at": "2026-11-01T00:00:00Z",
+                            },
+                            {
+                                "tags": ["1.1-bbbbbbb", "latest"],
+                                "pushed_at": "2026-11-25T00:00:00Z",
+                            },
+                        ],
+                    }
+                ],
+                "clusters": [
+                    {
+                        "name": "main",
+                        "deployed_at": "2026-11-10T00:00:00Z",
+                        "containers": [
+                            {"name": "app", "image": "{registry}/{service}:1"},
+                            {
+                                "name": "log_router",
+                                "image": "{registry}/fluent-bit:latest",
+                                "firelens": "fluentbit",
+                            },
+                        ],
+                        "services": ["api", "worker", "web"],
+                    }
+                ],
+            }
+        ],
+    }
+    scenario.update(overrides)
+    return scenario
+
+
+@pytest.fixture
+def sim() -> Iterator[Simulator]:
+    with Simulator(small_scenario()) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def talk_sim() -> Iterator[Simulator]:
+    with Simulator(TALK_SCENARIO, time_scale=0) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def aws(sim: Simulator) -> Any:
+    """Factory of boto3 clients into the small scenario's environments."""
+
+    def make(service: str, environment: str = "dev") -> Any:
+        return client(sim, service, environment)
+
+    return make
