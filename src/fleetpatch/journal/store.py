@@ -1,0 +1,43 @@
+"""The journal store interface. SQLite now; S3 or DynamoDB later behind the same six methods."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from fleetpatch.journal.chain import VerifyResult
+from fleetpatch.journal.model import Entry, Lock, NewEntry
+
+
+class JournalStore(Protocol):
+    def append(self, entry: NewEntry) -> Entry:
+        """Append one record at the end of the chain; return it as stored."""
+        ...
+
+    def entries(
+        self,
+        environment: str | None = None,
+        since: datetime | None = None,
+        kind: str | None = None,
+    ) -> list[Entry]:
+        """Records in seq order, optionally only one environment / from `since` / one kind."""
+        ...
+
+    def verify(self) -> VerifyResult:
+        """Recompute the whole chain and the head; report the first bad record."""
+        ...
+
+    def acquire_lock(self, environment: str, owner: str, ttl: timedelta) -> Lock:
+        """Take the environment's lock, or raise LockHeld naming the holder and expiry.
+
+        An expired lock is taken over. Exactly one of several concurrent callers wins.
+        """
+        ...
+
+    def release_lock(self, lock: Lock) -> None:
+        """Release the lock if we still hold it; never releases another holder's lock."""
+        ...
+
+    def refresh_lock(self, lock: Lock) -> Lock:
+        """Extend the lock by its ttl from now; raise LockLost if someone else took it."""
+        ...
