@@ -1,0 +1,1 @@
+"""fleetpatch's pure core: data and decisions, no AWS calls, no printing."""

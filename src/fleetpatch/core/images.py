@@ -1,0 +1,124 @@
+"""Image references as written in task definitions, and where they can be resolved.
+
+Pure string handling: `111111111111.dkr.ecr.eu-west-1.amazonaws.com/fluent-bit:latest`
+becomes registry + repository + tag (+ digest), and `where_resolvable` says whether the
+environment's own ECR can tell us what that reference points to.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+ECR_HOST_RE = re.compile(
+    r"^(?P<account>\d{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$"
+)
+PUBLIC_ECR_HOST = "public.ecr.aws"
+DOCKER_HUB_HOSTS = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
+# A version-looking tag: 3.0.4, v1.2, 3.0.4-a1b2c3d, 2026.11.1.
+VERSION_TAG_RE = re.compile(r"^v?\d+(?:\.\d+)+")
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """One image reference split into its parts; `registry` is "" for Docker Hub shorthand."""
+
+    registry: str
+    repository: str
+    tag: str | None
+    digest: str | None
+
+    @property
+    def by_digest(self) -> bool:
+        return self.digest is not None
+
+
+def parse_image(image: str) -> ImageRef:
+    """`host[:port]/repo/name[:tag][@sha256:...]` -> ImageRef.
+
+    A first path component is a registry host only if it looks like one (has a dot or a
+    port, or is localhost), as Docker decides; `fluent/fluent-bit` is a Docker Hub path.
+    """
+    rest, _, digest = image.partition("@")
+    registry = ""
+    first, slash, remainder = rest.partition("/")
+    if slash and ("." in first or ":" in first or first == "localhost"):
+        registry, rest = first, remainder
+    tag: str | None = None
+    name, colon, maybe_tag = rest.rpartition(":")
+    if colon and "/" not in maybe_tag:
+        rest, tag = name, maybe_tag
+    if not registry and "/" not in rest and not digest:
+        tag = tag or "latest"  # Docker's default, for the message only
+    return ImageRef(registry=registry, repository=rest, tag=tag, digest=digest or None)
+
+
+def unresolvable_reason(ref: ImageRef, account: str, region: str) -> str | None:
+    """Why the environment's own ECR cannot resolve `ref`, or None when it can."""
+    match = ECR_HOST_RE.match(ref.registry)
+    if match is not None:
+        if match["account"] != account:
+            return (
+                f"image is in account {match['account']}'s ECR, not this environment's "
+                f"({account}): fleetpatch reads only the environment's own registry"
+            )
+        if match["region"] != region:
+            return f"image is in ECR of region {match['region']}, not {region}"
+        return None
+    if ref.registry == PUBLIC_ECR_HOST:
+        return "public ECR image (public.ecr.aws): its tags and push time are not read"
+    if ref.registry in ("", *DOCKER_HUB_HOSTS):
+        return "Docker Hub image: its tags and push time are not read"
+    return f"registry {ref.registry} is not ECR: its tags and push time are not read"
+
+
+def short_digest(digest: str | None, length: int = 8) -> str:
+    """`sha256:abcd1234…` for tables; the full digest stays in JSON and CSV."""
+    if not digest:
+        return "-"
+    algorithm, _, hexpart = digest.partition(":")
+    if not hexpart:
+        return digest[:length]
+    return f"{algorithm}:{hexpart[:length]}…"
+
+
+def version_label(tags: tuple[str, ...] | list[str], digest: str | None) -> str:
+    """What people call this image: its version tag, else another tag, else its short digest.
+
+    Moving tags (latest, stable) and fleetpatch's own hold tags say nothing about the
+    version, so they come last.
+    """
+    versions = [t for t in tags if VERSION_TAG_RE.match(t)]
+    if versions:
+        return sorted(versions)[0]
+    others = [t for t in tags if t not in ("latest", "stable") and not t.startswith("inuse-")]
+    if others:
+        return sorted(others)[0]
+    return short_digest(digest)
+
+
+def digest_matches(query: str, digest: str) -> bool:
+    """A full digest, `sha256:` + a prefix, or a bare hex prefix of at least 6 characters."""
+    query = query.strip().lower().rstrip("…")
+    if query.startswith("sha256:"):
+        return len(query) > len("sha256:") + 5 and digest.startswith(query)
+    return (
+        len(query) >= 6
+        and re.fullmatch(r"[0-9a-f]+", query) is not None
+        and (digest.removeprefix("sha256:").startswith(query))
+    )
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """One image in an ECR repository: its digest, every tag it carries, when it was pushed."""
+
+    digest: str
+    tags: tuple[str, ...]
+    pushed_at: datetime | None
+
+    @property
+    def label(self) -> str:
+        return version_label(self.tags, self.digest)

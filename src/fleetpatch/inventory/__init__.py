@@ -1,0 +1,1 @@
+"""Inventory: read ECS and ECR into a Snapshot (see docs/inventory.md)."""

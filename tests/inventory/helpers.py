@@ -1,0 +1,54 @@
+"""Helpers for inventory tests: a fleetpatch.toml pointing at a running simulator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fleetpatch.config import Config, load_config
+from fleetpatch.sim import Simulator
+
+FLUENT_BIT = {"name": "fluent-bit", "repository": "fluent-bit", "container": "log_router*"}
+
+
+def render_config(
+    sim: Simulator,
+    path: Path,
+    *,
+    sidecars: list[dict[str, str]] | None = None,
+    environments: dict[str, dict[str, Any]] | None = None,
+) -> Path:
+    """Write a fleetpatch.toml for every environment of `sim` (reached by assuming the
+    scenario's role) and return its path. `environments` overrides keys per environment."""
+    lines: list[str] = []
+    for sidecar in sidecars or [FLUENT_BIT]:
+        lines.append("[[sidecars]]")
+        lines.extend(f"{key} = {_toml(value)}" for key, value in sidecar.items())
+        lines.append("")
+    for env in sim.scenario.environments:
+        values: dict[str, Any] = {
+            "name": env.name,
+            "account_id": env.account,
+            "region": env.region,
+            "endpoint_url": sim.endpoint_url,
+        }
+        values.update((environments or {}).get(env.name, {}))
+        role = values.pop("role_arn", f"arn:aws:iam::{env.account}:role/{sim.scenario.role_name}")
+        lines.append("[[environments]]")
+        lines.extend(f"{key} = {_toml(value)}" for key, value in values.items())
+        lines.append(f'credentials = {{ role_arn = "{role}" }}')
+        lines.append("")
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def make_config(sim: Simulator, tmp_path: Path, **kwargs: Any) -> Config:
+    return load_config(render_config(sim, tmp_path / "fleetpatch.toml", **kwargs))
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return str(value).lower() if isinstance(value, bool) else str(value)
