@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fleetpatch.sim.clock import SimClock
 from fleetpatch.sim.ecs import EcsSimulator
@@ -556,3 +558,68 @@ def test_split_image_handles_registry_ports() -> None:
     assert split_image("127.0.0.1:5000/repo") == ("127.0.0.1:5000/repo", None, None)
     assert split_image(f"repo:tag@{OLD}") == ("repo", "tag", OLD)
     assert split_image("fluent/fluent-bit") == ("fluent/fluent-bit", None, None)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    desired=st.integers(min_value=0, max_value=6),
+    minimum=st.sampled_from([0, 50, 100]),
+    maximum=st.sampled_from([100, 150, 200]),
+)
+def test_any_rolling_configuration_finishes_within_its_bounds(
+    desired: int, minimum: int, maximum: int
+) -> None:
+    env = Env()
+    env.create(desired=desired)
+    env.ecs.settle()
+    env.registry.push(REPO, "latest", NEW)
+    env.call(
+        "UpdateService",
+        cluster="prod",
+        service="web",
+        forceNewDeployment=True,
+        deploymentConfiguration={"minimumHealthyPercent": minimum, "maximumPercent": maximum},
+    )
+    # The bounds hold unless they leave no room at all (then one task goes over).
+    ceiling = max(desired * maximum // 100, desired + 1)
+    # 100/100 replaces one task at a time (start + stop each): allow for six of them.
+    for _ in range(60):
+        service = env.service()
+        live = sum(d["runningCount"] + d["pendingCount"] for d in service["deployments"])
+        assert live <= ceiling
+        env.clock.advance(5)
+    service = env.service()
+    assert [d["rolloutState"] for d in service["deployments"]] == ["COMPLETED"]
+    assert env.sidecar_digests() == [NEW] * desired
+
+
+def test_list_service_deployments_filters_and_abort(env: Env) -> None:
+    env.create(desired=1)
+    env.clock.advance(60)
+    created_first = env.clock.now().timestamp()
+    _push_bad_and_deploy(env)
+    listed = env.call(
+        "ListServiceDeployments", cluster="prod", service="web", status=["IN_PROGRESS"]
+    )["serviceDeployments"]
+    assert len(listed) == 1
+    arn = listed[0]["serviceDeploymentArn"]
+    assert arn.startswith(f"arn:aws:ecs:{REGION}:{ACCOUNT}:service-deployment/prod/web/")
+    later = env.call(
+        "ListServiceDeployments", cluster="prod", service="web", createdAt={"after": created_first}
+    )["serviceDeployments"]
+    assert [b["serviceDeploymentArn"] for b in later] == [arn]
+
+    env.call("StopServiceDeployment", serviceDeploymentArn=arn, stopType="ABORT")
+    [stopped] = env.call("DescribeServiceDeployments", serviceDeploymentArns=[arn])[
+        "serviceDeployments"
+    ]
+    assert stopped["status"] == "STOPPED"
+    env.clock.advance(300)
+    service = env.service()
+    assert service["deployments"][0]["rolloutState"] == "FAILED"
+    assert env.sidecar_digests() == [OLD]  # the old task keeps serving
+    with pytest.raises(AwsError) as err:
+        env.call("StopServiceDeployment", serviceDeploymentArn=arn + "x")
+    assert err.value.code == "ServiceDeploymentNotFoundException"
+    missing = env.call("DescribeServiceDeployments", serviceDeploymentArns=[arn + "x"])
+    assert missing["failures"] == [{"arn": arn + "x", "reason": "MISSING"}]

@@ -113,6 +113,11 @@ class EcsApi:
         return c
 
     def _find_service(self, cluster: Cluster, ref: str) -> Service | None:
+        """By name or ARN (`service/{cluster}/{name}`, or the old `service/{name}`)."""
+        if ref.startswith("arn:"):
+            parts = ref.split(":service/", 1)[-1].split("/")
+            if len(parts) == 2 and parts[0] != cluster.name:
+                return None
         return cluster.services.get(_last_segment(ref))
 
     def _service(self, cluster: Cluster, ref: str | None) -> Service:
@@ -301,8 +306,12 @@ class EcsApi:
         existing = cluster.services.get(name)
         if existing is not None and existing.status != "INACTIVE":
             raise invalid("Creation of service was not idempotent.")
+        if (p.get("schedulingStrategy") or "REPLICA") != "REPLICA":
+            raise invalid("The simulator supports the REPLICA scheduling strategy only.")
+        if (p.get("deploymentController") or {}).get("type", "ECS") != "ECS":
+            raise invalid("The simulator supports the ECS (rolling) deployment controller only.")
         desired = p.get("desiredCount")
-        if p.get("schedulingStrategy", "REPLICA") == "REPLICA" and desired is None:
+        if desired is None:
             raise invalid("desiredCount is required for the REPLICA scheduling strategy.")
         if not isinstance(desired, int) or desired < 0:
             raise invalid("desiredCount must be a non-negative integer.")

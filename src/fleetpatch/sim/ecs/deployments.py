@@ -314,6 +314,8 @@ class RolloutEngine:
 
         self._complete_if_done(service, t)
         for d in old_deployments:
+            # An old deployment is being scaled down to nothing: it wants what it still has.
+            d.desired_count = sum(1 for task in d.tasks.values() if not task.is_stopping)
             if not d.tasks:
                 d.status = "INACTIVE"
                 d.updated_at = t
