@@ -283,7 +283,7 @@ class RolloutEngine:
         old_deployments = service.deployments[1:]
 
         # Scale-in: surplus tasks of the primary go, those still starting first.
-        new_live = [t_ for t_ in primary.tasks.values() if not t_.is_stopping]
+        new_live = [task for task in primary.tasks.values() if not task.is_stopping]
         surplus = len(new_live) - desired
         if surplus > 0:
             new_live.sort(key=lambda task: (task.is_running, task.created_at))
