@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from journal_helpers import FakeClock
 
 from fleetpatch.journal import SqliteJournal
+from tests.journal.journal_helpers import FakeClock
 
 
 @pytest.fixture

@@ -7,10 +7,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from journal_helpers import FakeClock
-from journal_lock_worker import race_for_lock
 
 from fleetpatch.journal import EntryKind, LockHeld, LockLost, SqliteJournal
+from tests.journal.journal_helpers import FakeClock
+from tests.journal.journal_lock_worker import race_for_lock
 
 TTL = timedelta(minutes=10)
 

@@ -8,10 +8,10 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from journal_helpers import tamper
 
 from fleetpatch.journal import EntryKind, NewEntry, SqliteJournal
 from fleetpatch.journal.chain import RECORD_FIELDS, canonical_json, entry_to_record
+from tests.journal.journal_helpers import tamper
 
 NULLABLE = {
     "service",

@@ -6,7 +6,7 @@ import json
 
 from rich.console import Console
 
-from fleetpatch.journal import NewEntry, SqliteJournal
+from fleetpatch.journal import EntryKind, NewEntry, SqliteJournal
 from fleetpatch.journal.render import entries_table, entry_to_json, verify_table, verify_to_json
 
 DIGEST = "sha256:" + "ab" * 32
@@ -21,7 +21,7 @@ def render(table: object) -> str:
 def test_history_table_and_json(journal: SqliteJournal) -> None:
     entry = journal.append(
         NewEntry(
-            kind="verified",
+            kind=EntryKind.VERIFIED,
             environment="prod",
             service="api",
             digest_before=DIGEST.replace("ab", "cd"),
@@ -38,7 +38,7 @@ def test_history_table_and_json(journal: SqliteJournal) -> None:
 
 
 def test_verify_table_and_json(journal: SqliteJournal) -> None:
-    journal.append(NewEntry(kind="note", environment="dev"))
+    journal.append(NewEntry(kind=EntryKind.NOTE, environment="dev"))
     result = journal.verify()
     assert "intact" in render(verify_table(result))
     assert verify_to_json(result)["ok"] is True

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from journal_helpers import T0, FakeClock, tamper
 
 from fleetpatch.errors import UserError
 from fleetpatch.journal import (
@@ -18,8 +19,10 @@ from fleetpatch.journal import (
     NewEntry,
     SqliteJournal,
     default_journal_path,
+    default_lock_owner,
 )
 from fleetpatch.journal.location import open_journal
+from tests.journal.journal_helpers import T0, FakeClock, tamper
 
 D1 = "sha256:" + "1" * 64
 D2 = "sha256:" + "2" * 64
@@ -48,7 +51,7 @@ def test_append_returns_the_stored_entry(journal: SqliteJournal) -> None:
 
 
 def test_records_chain_and_default_actor(journal: SqliteJournal) -> None:
-    first = journal.append(NewEntry(kind="plan", environment="dev"))
+    first = journal.append(NewEntry(kind=EntryKind.PLAN, environment="dev"))
     second = journal.append(NewEntry(kind=EntryKind.NOTE, environment="dev"))
     assert second.seq == 2 and second.prev_hash == first.hash
     assert first.kind is EntryKind.PLAN
@@ -56,10 +59,10 @@ def test_records_chain_and_default_actor(journal: SqliteJournal) -> None:
 
 
 def test_filters(journal: SqliteJournal, clock: FakeClock) -> None:
-    journal.append(NewEntry(kind="plan", environment="dev"))
+    journal.append(NewEntry(kind=EntryKind.PLAN, environment="dev"))
     clock.advance(minutes=5)
-    journal.append(NewEntry(kind="plan", environment="prod"))
-    journal.append(NewEntry(kind="verified", environment="prod", service="api"))
+    journal.append(NewEntry(kind=EntryKind.PLAN, environment="prod"))
+    journal.append(NewEntry(kind=EntryKind.VERIFIED, environment="prod", service="api"))
     assert [e.seq for e in journal.entries(environment="prod")] == [2, 3]
     assert [e.seq for e in journal.entries(since=T0 + timedelta(minutes=1))] == [2, 3]
     assert [e.seq for e in journal.entries(kind="plan")] == [1, 2]
@@ -72,14 +75,14 @@ def test_unknown_kind_and_bad_details_are_refused() -> None:
     with pytest.raises(ValueError):
         NewEntry(kind="deployed", environment="dev")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="JSON"):
-        NewEntry(kind="note", environment="dev", details={"x": float("nan")})
+        NewEntry(kind=EntryKind.NOTE, environment="dev", details={"x": float("nan")})
 
 
 def test_records_persist_across_processes_views(journal_path: Path, clock: FakeClock) -> None:
     with SqliteJournal(journal_path, clock=clock) as first:
-        first.append(NewEntry(kind="note", environment="dev"))
+        first.append(NewEntry(kind=EntryKind.NOTE, environment="dev"))
     with SqliteJournal(journal_path, clock=clock) as second:
-        assert second.append(NewEntry(kind="note", environment="dev")).seq == 2
+        assert second.append(NewEntry(kind=EntryKind.NOTE, environment="dev")).seq == 2
         assert second.verify().ok
 
 
@@ -92,7 +95,7 @@ def test_the_file_is_in_wal_mode(journal: SqliteJournal, journal_path: Path) -> 
 def test_entries_cannot_be_updated_through_sqlite(
     journal: SqliteJournal, journal_path: Path
 ) -> None:
-    journal.append(NewEntry(kind="note", environment="dev"))
+    journal.append(NewEntry(kind=EntryKind.NOTE, environment="dev"))
     conn = sqlite3.connect(journal_path)
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
         conn.execute("UPDATE entries SET actor = 'mallory'")
@@ -105,11 +108,11 @@ def test_append_refuses_to_extend_a_truncated_journal(
     journal: SqliteJournal, journal_path: Path
 ) -> None:
     for _ in range(3):
-        journal.append(NewEntry(kind="note", environment="dev"))
+        journal.append(NewEntry(kind=EntryKind.NOTE, environment="dev"))
     tamper(journal_path, "DELETE FROM entries WHERE seq = 3")
     # Appending would chain onto seq 2 and move the head: the evidence would vanish.
     with pytest.raises(JournalCorrupt, match="does not match the head"):
-        journal.append(NewEntry(kind="note", environment="dev"))
+        journal.append(NewEntry(kind=EntryKind.NOTE, environment="dev"))
 
 
 def test_sqlite_journal_satisfies_the_protocol(journal: SqliteJournal) -> None:
@@ -120,7 +123,7 @@ def test_sqlite_journal_satisfies_the_protocol(journal: SqliteJournal) -> None:
 def test_timestamps_from_other_zones_are_stored_in_utc(journal_path: Path) -> None:
     paris = datetime(2026, 11, 27, 10, 0, tzinfo=UTC).astimezone()
     with SqliteJournal(journal_path, clock=lambda: paris) as store:
-        entry = store.append(NewEntry(kind="note", environment="dev"))
+        entry = store.append(NewEntry(kind=EntryKind.NOTE, environment="dev"))
         assert entry.timestamp.tzinfo is UTC
         assert store.entries()[0].timestamp == datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 
@@ -177,3 +180,21 @@ def test_location_errors_are_user_errors(tmp_path: Path) -> None:
     blocker.write_text("x")
     with pytest.raises(UserError, match="cannot create the journal's directory"):
         default_journal_path(blocker / "sub" / "journal.sqlite")
+
+
+def test_threads_can_share_one_journal(journal: SqliteJournal) -> None:
+    # The rollout engine waits for deployments in worker threads and journals from each.
+    def write(worker: int) -> None:
+        for i in range(20):
+            journal.append(
+                NewEntry(kind=EntryKind.NOTE, environment="dev", details={"w": worker, "i": i})
+            )
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(write, range(4)))
+    assert [e.seq for e in journal.entries()] == list(range(1, 81))
+    assert journal.verify().ok
+
+
+def test_default_lock_owner_names_user_host_and_process() -> None:
+    assert f"pid {os.getpid()}" in default_lock_owner()

@@ -5,16 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from journal_helpers import tamper
 
-from fleetpatch.journal import NewEntry, Problem, SqliteJournal
+from fleetpatch.journal import EntryKind, NewEntry, Problem, SqliteJournal
 from fleetpatch.journal.chain import entry_to_record, record_hash
+from tests.journal.journal_helpers import tamper
 
 
 @pytest.fixture
 def five(journal: SqliteJournal) -> SqliteJournal:
     for i in range(5):
-        journal.append(NewEntry(kind="note", environment="dev", details={"i": i}))
+        journal.append(NewEntry(kind=EntryKind.NOTE, environment="dev", details={"i": i}))
     return journal
 
 

@@ -17,6 +17,7 @@ from fleetpatch.journal.model import (
     LockLost,
     NewEntry,
     current_user,
+    default_lock_owner,
 )
 from fleetpatch.journal.queries import previous_digest, started_deployments, verified_services
 from fleetpatch.journal.sqlite import SqliteJournal
@@ -38,6 +39,7 @@ __all__ = [
     "VerifyResult",
     "current_user",
     "default_journal_path",
+    "default_lock_owner",
     "open_journal",
     "previous_digest",
     "started_deployments",

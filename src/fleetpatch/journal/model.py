@@ -10,6 +10,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import socket
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -44,6 +45,11 @@ def current_user() -> str:
         return getpass.getuser()
     except (OSError, KeyError):
         return f"uid:{os.getuid()}"
+
+
+def default_lock_owner() -> str:
+    """Who holds a lock, as shown to the run that is refused: user, host and process."""
+    return f"{current_user()}@{socket.gethostname()} pid {os.getpid()}"
 
 
 def normalize_details(details: Any) -> dict[str, Any]:

@@ -239,10 +239,12 @@ class SqliteJournal:
             self._conn.execute(f"BEGIN {mode}")
             try:
                 yield self._conn
+                # Inside the try: a failed COMMIT must not leave the transaction open.
+                self._conn.execute("COMMIT")
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
                 raise
-            self._conn.execute("COMMIT")
 
     def _now(self) -> datetime:
         return self._clock().astimezone(UTC)
