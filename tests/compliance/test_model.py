@@ -50,3 +50,11 @@ def test_image_findings_answers_by_vulnerability_id():
     assert scan.scanned and scan.has("CVE-1") and not scan.has("CVE-2")
     missing = ImageFindings.missing(ImageRef("fluent-bit", "sha256:b"), "ecr", "no scan")
     assert not missing.scanned and missing.findings == () and missing.unavailable == "no scan"
+
+
+def test_a_target_fixes_what_its_scan_no_longer_reports():
+    finding = Finding("CVE-1", Severity.HIGH, "openssl", "3.0.13", None, None, "ecr")
+    target = ImageFindings("sha256:t", "fluent-bit", (finding,), None, "ecr")
+    assert target.fixes("CVE-2") is True and target.fixes("CVE-1") is False
+    unscanned = ImageFindings.missing(ImageRef("fluent-bit", "sha256:u"), "ecr", "no scan")
+    assert unscanned.fixes("CVE-1") is None

@@ -120,6 +120,11 @@ class ImageFindings:
     def has(self, vulnerability_id: str) -> bool:
         return vulnerability_id in self._ids
 
+    def fixes(self, vulnerability_id: str) -> bool | None:
+        """Does this image (a fleet's target, say) fix the vulnerability? None: unknown,
+        because the image has no scan result."""
+        return None if not self.scanned else not self.has(vulnerability_id)
+
     @classmethod
     def missing(cls, ref: ImageRef, source: str, reason: str) -> ImageFindings:
         """No scan for `ref` from `source`, and why."""
