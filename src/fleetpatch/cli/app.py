@@ -91,6 +91,10 @@ def _register_groups() -> None:
     from fleetpatch.cli.sim import sim_app  # `fleetpatch sim serve ...`
 
     app.add_typer(sim_app, name="sim")
+
+    from fleetpatch.cli.inventory import register as register_inventory  # inventory, status, ...
+
+    register_inventory(app)
     # Later groups go here, e.g. inventory, plan, rollout, report.
 
 
