@@ -1,0 +1,332 @@
+"""The rollout plan: which services of one environment must move to the target digest, in waves.
+
+Pure: a `Snapshot` (what runs now) + a `Target` (the digest to run) + the policy -> a `Plan`.
+No AWS calls, so the plan can be shown, journaled, approved and tested on its own.
+
+    target = resolve_target(env_snapshot, sidecar)                 # what `latest` points to
+    the_plan = plan(snapshot, "dev", sidecar, target, policy)      # canary wave, then batches
+
+Services are named `cluster/service` everywhere in the rollout (plan, events, journal):
+two clusters may hold services of the same name.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from fleetpatch.config import Policy, Sidecar
+from fleetpatch.core.images import ImageInfo, digest_matches, parse_image, version_label
+from fleetpatch.core.snapshot import EnvironmentSnapshot, ServiceSnapshot, SidecarRun, Snapshot
+from fleetpatch.errors import UserError
+
+# tag: force a new deployment so ECS re-resolves the moving tag (the talk's design).
+# pin: register a task definition revision whose sidecar image is `repository@digest`.
+Mode = Literal["tag", "pin"]
+
+
+@dataclass(frozen=True)
+class Target:
+    """The digest a rollout moves to, and how it was chosen (for people and the journal)."""
+
+    digest: str
+    repository: str
+    # What chose it: "tag latest", "digest", "version 3.0.4".
+    chosen_by: str
+    label: str
+    # The moving tag that pointed to the digest when it was chosen: moving-tag mode checks
+    # that it still does before each wave.
+    tag: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "digest": self.digest,
+            "repository": self.repository,
+            "chosen_by": self.chosen_by,
+            "label": self.label,
+            "tag": self.tag,
+        }
+
+
+@dataclass(frozen=True)
+class ServiceStep:
+    """One service to move (or already moved), as the snapshot saw it."""
+
+    cluster: str
+    service: str
+    container: str  # the sidecar's container name in the task definition
+    image: str  # the sidecar image as the task definition writes it
+    reference: Literal["tag", "digest"]
+    task_definition: str  # family:revision
+    digest_before: str | None
+    desired_count: int
+
+    @property
+    def key(self) -> str:
+        """`cluster/service`: how the rollout and the journal name a service."""
+        return f"{self.cluster}/{self.service}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "service": self.key,
+            "container": self.container,
+            "image": self.image,
+            "task_definition": self.task_definition,
+            "digest_before": self.digest_before,
+            "desired_count": self.desired_count,
+        }
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A service with the sidecar that this plan can't move, and why."""
+
+    key: str
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"service": self.key, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class Wave:
+    index: int  # 1-based, as shown to people
+    canary: bool
+    services: tuple[ServiceStep, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "wave": self.index,
+            "canary": self.canary,
+            "services": [s.to_json() for s in self.services],
+        }
+
+
+@dataclass(frozen=True)
+class Plan:
+    environment: str
+    sidecar: str
+    target: Target
+    mode: Mode
+    waves: tuple[Wave, ...]
+    # Already on the target: nothing to deploy (the executor still verifies and records them).
+    done: tuple[ServiceStep, ...] = ()
+    skipped: tuple[Skipped, ...] = ()
+    failure_budget: int = 0
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def services(self) -> tuple[ServiceStep, ...]:
+        return tuple(step for wave in self.waves for step in wave.services)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "environment": self.environment,
+            "sidecar": self.sidecar,
+            "mode": self.mode,
+            "target": self.target.to_json(),
+            "failure_budget": self.failure_budget,
+            "waves": [w.to_json() for w in self.waves],
+            "done": [s.to_json() for s in self.done],
+            "skipped": [s.to_json() for s in self.skipped],
+            "notes": list(self.notes),
+        }
+
+
+# --- choosing the target ------------------------------------------------------------------------
+
+
+def resolve_target(
+    env: EnvironmentSnapshot,
+    sidecar: Sidecar,
+    *,
+    digest: str | None = None,
+    version: str | None = None,
+) -> Target:
+    """The digest to roll out: `--digest` (full or a prefix), `--version` (an exact tag, or
+    a tag starting with `V-`/`V.`/`V+`), else where the sidecar's moving tag points now."""
+    if digest and version:
+        raise UserError("--digest and --version exclude each other: pick one")
+    repository = env.repository(sidecar.repository)
+    if repository is None or repository.error is not None:
+        why = repository.error if repository is not None else "not read"
+        raise UserError(f"{env.name}: ECR repository {sidecar.repository}: {why}")
+    moving = repository.tagged(sidecar.tag)
+    if digest:
+        image = _one(
+            [i for i in repository.images if digest_matches(digest, i.digest)],
+            f"digest {digest}",
+            env.name,
+            sidecar.repository,
+        )
+        return _target(image, sidecar, "digest", moving)
+    if version:
+        exact = [i for i in repository.images if version in i.tags]
+        prefixed = [
+            i
+            for i in repository.images
+            if any(t.startswith((f"{version}-", f"{version}.", f"{version}+")) for t in i.tags)
+        ]
+        image = _one(exact or prefixed, f"version {version}", env.name, sidecar.repository)
+        return _target(image, sidecar, f"version {version}", moving)
+    if moving is None:
+        raise UserError(
+            f"{env.name}: tag {sidecar.tag} is not in ECR repository {sidecar.repository}: "
+            "push it, or name the target with --digest or --version"
+        )
+    return _target(moving, sidecar, f"tag {sidecar.tag}", moving)
+
+
+def _one(images: list[ImageInfo], what: str, env: str, repository: str) -> ImageInfo:
+    if not images:
+        raise UserError(f"{env}: no image with {what} in ECR repository {repository}")
+    distinct = {i.digest: i for i in images}
+    if len(distinct) > 1:
+        labels = ", ".join(sorted(version_label(i.tags, i.digest) for i in distinct.values()))
+        raise UserError(f"{env}: {what} matches several images ({labels}): be more precise")
+    return images[0]
+
+
+def _target(image: ImageInfo, sidecar: Sidecar, chosen_by: str, moving: ImageInfo | None) -> Target:
+    on_tag = moving is not None and moving.digest == image.digest
+    return Target(
+        digest=image.digest,
+        repository=sidecar.repository,
+        chosen_by=chosen_by,
+        label=image.label,
+        tag=sidecar.tag if on_tag else None,
+    )
+
+
+# --- the plan -----------------------------------------------------------------------------------
+
+
+def plan(
+    snapshot: Snapshot,
+    environment: str,
+    sidecar: Sidecar,
+    target: Target,
+    policy: Policy | None = None,
+    mode: Mode = "tag",
+) -> Plan:
+    """Services of `environment` whose sidecar doesn't run `target`, canary waves first, then
+    batches of `policy.max_parallel`; services already on the target are listed as done."""
+    policy = policy or Policy()
+    env = _environment(snapshot, environment)
+    todo: list[ServiceStep] = []
+    done: list[ServiceStep] = []
+    skipped: list[Skipped] = []
+    for service in sorted(env.services, key=lambda s: (s.cluster, s.service)):
+        for run in service.sidecars:
+            if run.name != sidecar.name:
+                continue
+            step = _step(service, run)
+            if on_target(service, run, target.digest):
+                done.append(step)
+                continue
+            reason = _cannot_move(run, sidecar, target, mode)
+            if reason is not None:
+                skipped.append(Skipped(step.key, reason))
+                continue
+            todo.append(step)
+            break  # one sidecar container per service is enough to redeploy it
+    notes = []
+    if mode == "tag" and target.tag is None and todo:
+        notes.append(
+            f"the moving tag {sidecar.tag} does not point to {target.label}: moving-tag mode "
+            "can't reach it; use --pin, or move the tag first"
+        )
+    return Plan(
+        environment=environment,
+        sidecar=sidecar.name,
+        target=target,
+        mode=mode,
+        waves=make_waves(todo, policy.canary, policy.max_parallel),
+        done=tuple(done),
+        skipped=tuple(skipped),
+        failure_budget=policy.failure_budget,
+        notes=tuple(notes),
+    )
+
+
+def on_target(service: ServiceSnapshot, run: SidecarRun, digest: str) -> bool:
+    """Every task runs the digest, none is starting, and the service's current revision (when
+    known) resolved it too, so a replacement task would also run it."""
+    if run.starting:
+        return False
+    if any(count.digest != digest for count in run.running):
+        return False
+    if run.revision_digest is not None:
+        return run.revision_digest == digest
+    # No revision info and no tasks: nothing proves the digest; deploy to find out.
+    return bool(run.running) or (service.desired_count == 0 and run.digest == digest)
+
+
+def make_waves(
+    steps: Sequence[ServiceStep], canary: int | tuple[str, ...], max_parallel: int
+) -> tuple[Wave, ...]:
+    """Canary services first (a count of the first services, or those matching globs), then
+    the rest; every wave holds at most `max_parallel` services."""
+    canaries = _canaries(steps, canary)
+    rest = [s for s in steps if s not in canaries]
+    waves: list[Wave] = []
+    for chunk in _chunks(canaries, max_parallel):
+        waves.append(Wave(len(waves) + 1, True, tuple(chunk)))
+    for chunk in _chunks(rest, max_parallel):
+        waves.append(Wave(len(waves) + 1, False, tuple(chunk)))
+    return tuple(waves)
+
+
+def _canaries(steps: Sequence[ServiceStep], canary: int | tuple[str, ...]) -> list[ServiceStep]:
+    if isinstance(canary, int):
+        return list(steps[:canary])
+    return [
+        s
+        for s in steps
+        if any(fnmatch.fnmatchcase(s.service, g) or fnmatch.fnmatchcase(s.key, g) for g in canary)
+    ]
+
+
+def _chunks(items: Sequence[ServiceStep], size: int) -> Iterable[list[ServiceStep]]:
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
+
+
+def _environment(snapshot: Snapshot, name: str) -> EnvironmentSnapshot:
+    for env in snapshot.environments:
+        if env.name == name:
+            if env.error is not None:
+                raise UserError(f"{name}: {env.error}")
+            return env
+    raise UserError(f"environment '{name}' is not in the snapshot")
+
+
+def _step(service: ServiceSnapshot, run: SidecarRun) -> ServiceStep:
+    return ServiceStep(
+        cluster=service.cluster,
+        service=service.service,
+        container=run.container,
+        image=run.image,
+        reference=run.reference,
+        task_definition=service.task_definition,
+        digest_before=run.digest,
+        desired_count=service.desired_count,
+    )
+
+
+def _cannot_move(run: SidecarRun, sidecar: Sidecar, target: Target, mode: Mode) -> str | None:
+    """Why this run can't be moved to the target in this mode, or None."""
+    if not run.resolvable:
+        return run.reason or "image not in this environment's ECR"
+    if run.repository != target.repository:
+        return f"image {run.image} is not from repository {target.repository}"
+    if mode == "pin":
+        return None
+    if run.reference == "digest":
+        return "references the image by digest: a new deployment would not change it; use --pin"
+    tag = parse_image(run.image).tag
+    if tag != sidecar.tag:
+        return f"references tag {tag}, not the moving tag {sidecar.tag}: use --pin"
+    return None

@@ -1,0 +1,81 @@
+"""Helpers for rollout tests: a config and a clock driven by the simulator, a one-call run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fleetpatch.aws.session import AwsSessions
+from fleetpatch.config import Config
+from fleetpatch.inventory.collect import collect
+from fleetpatch.journal import SqliteJournal, default_lock_owner
+from fleetpatch.rollout.events import ListSink
+from fleetpatch.rollout.executor import Rollout, RolloutOptions, RolloutResult
+from fleetpatch.rollout.plan import Mode, Plan, plan, resolve_target
+from fleetpatch.rollout.waits import PollPolicy
+from fleetpatch.sim import Simulator
+from tests.inventory.helpers import make_config
+
+FAST_POLL = PollPolicy(interval=5, max_interval=10, backoff=1.5, timeout=30 * 60)
+
+
+class SimClock:
+    """The rollout's clock on a frozen simulator: sleeping advances simulated time."""
+
+    def __init__(self, sim: Simulator) -> None:
+        self.sim = sim
+
+    def now(self) -> float:
+        return self.sim.clock.now().timestamp()
+
+    def sleep(self, seconds: float) -> None:
+        self.sim.advance(seconds)
+
+
+def config_for(sim: Simulator, tmp_path: Path, **kwargs: Any) -> Config:
+    return make_config(sim, tmp_path, **kwargs)
+
+
+def make_plan(
+    config: Config, environment: str = "dev", mode: Mode = "tag", **target: Any
+) -> Plan:
+    snapshot = collect(config, [environment])
+    sidecar = config.sidecar()
+    env = next(e for e in snapshot.environments if e.name == environment)
+    chosen = resolve_target(env, sidecar, **target)
+    return plan(snapshot, environment, sidecar, chosen, config.policy, mode)
+
+
+def run_rollout(
+    sim: Simulator,
+    config: Config,
+    journal: SqliteJournal,
+    environment: str = "dev",
+    mode: Mode = "tag",
+    options: RolloutOptions | None = None,
+    **target: Any,
+) -> tuple[RolloutResult, ListSink]:
+    the_plan = make_plan(config, environment, mode, **target)
+    aws = AwsSessions(config).get(environment)
+    sink = ListSink()
+    lock = journal.acquire_lock(environment, default_lock_owner(), ttl=_ttl())
+    try:
+        result = Rollout(
+            the_plan,
+            aws.ecs(),
+            aws.ecr(),
+            journal,
+            lock=lock,
+            sink=sink,
+            clock=SimClock(sim),
+            options=options or RolloutOptions(poll=FAST_POLL),
+        ).run()
+    finally:
+        journal.release_lock(lock)
+    return result, sink
+
+
+def _ttl() -> Any:
+    from datetime import timedelta
+
+    return timedelta(minutes=2)
