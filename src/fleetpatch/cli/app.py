@@ -95,6 +95,10 @@ def _register_groups() -> None:
     from fleetpatch.cli.inventory import register as register_inventory  # inventory, status, ...
 
     register_inventory(app)
+
+    from fleetpatch.cli.rollout import register as register_rollout  # plan, rollout, history
+
+    register_rollout(app)
     # Later groups go here, e.g. inventory, plan, rollout, report.
 
 

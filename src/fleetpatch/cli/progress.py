@@ -1,0 +1,137 @@
+"""How a rollout looks to a person: a live Rich table in a terminal, plain lines elsewhere.
+
+Both are `EventSink`s fed by the executor (fleetpatch.rollout.events); `--json` uses
+`JsonLinesSink` instead.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from fleetpatch.core.images import short_digest
+from fleetpatch.rollout.events import Event
+
+_STYLES = {
+    "waiting": "dim",
+    "deploying": "yellow",
+    "verified": "green",
+    "skipped": "cyan",
+    "failed": "bold red",
+}
+
+
+class RichProgress:
+    """A live table of every service of the plan: wave, state, tasks, and the last word."""
+
+    def __init__(self, console: Console) -> None:
+        self._console = console
+        self._lock = threading.Lock()
+        self._rows: dict[str, dict[str, str]] = {}
+        self._footer = ""
+        self._live = Live(self._render(), console=console, refresh_per_second=8, transient=False)
+
+    def __enter__(self) -> RichProgress:
+        self._live.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._live.update(self._render())
+        self._live.stop()
+
+    def emit(self, event: Event) -> None:
+        with self._lock:
+            self._apply(event.kind, event.data)
+            self._live.update(self._render())
+
+    def _apply(self, kind: str, data: dict[str, Any]) -> None:
+        if kind == "plan":
+            for wave in data["waves"]:
+                label = f"{wave['wave']}{' canary' if wave['canary'] else ''}"
+                for service in wave["services"]:
+                    self._rows[service["service"]] = {
+                        "wave": label,
+                        "state": "waiting",
+                        "tasks": "",
+                        "detail": "",
+                    }
+            return
+        service = data.get("service")
+        row = self._rows.setdefault(
+            str(service), {"wave": "-", "state": "waiting", "tasks": "", "detail": ""}
+        )
+        if service is None:
+            if kind == "halted":
+                self._footer = f"HALTED: {data['reason']}"
+            elif kind == "finished":
+                self._footer = self._footer or (
+                    f"done: {data['verified']} verified, {data['failed']} failed, "
+                    f"{data['skipped']} skipped"
+                )
+            return
+        if kind == "deployment_started":
+            row["state"] = "deploying"
+            row["detail"] = ("adopted " if data.get("adopted") else "") + str(
+                data.get("deployment_id", "")
+            )
+        elif kind == "deployment_progress":
+            row["tasks"] = f"{data['running']}/{data['desired']}"
+        elif kind == "verified":
+            row["state"] = "verified"
+            row["detail"] = f"{short_digest(data['digest'])} on {data['tasks']} task(s)"
+        elif kind == "service_skipped":
+            row["state"] = "skipped"
+            row["detail"] = str(data["reason"])
+        elif kind == "failed":
+            row["state"] = "failed"
+            row["detail"] = str(data.get("reason", ""))
+
+    def _render(self) -> Table:
+        table = Table(title="rollout", title_justify="left", caption=self._footer or None)
+        for column in ("wave", "service", "state", "tasks", "detail"):
+            table.add_column(column, overflow="fold")
+        for service, row in self._rows.items():
+            table.add_row(
+                row["wave"],
+                service,
+                Text(row["state"], style=_STYLES.get(row["state"], "")),
+                row["tasks"],
+                row["detail"],
+            )
+        return table
+
+
+class LinePrinter:
+    """One plain line per notable event, for logs and pipes."""
+
+    def __init__(self, console: Console) -> None:
+        self._console = console
+
+    def emit(self, event: Event) -> None:
+        line = _line(event.kind, event.data)
+        if line:
+            self._console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+def _line(kind: str, data: dict[str, Any]) -> str | None:
+    if kind == "wave_started":
+        canary = " (canary)" if data["canary"] else ""
+        return f"wave {data['wave']}{canary}: {', '.join(data['services'])}"
+    if kind == "deployment_started":
+        verb = "waiting for" if data.get("adopted") else "started"
+        return f"  {data['service']}: {verb} deployment {data['deployment_id']}"
+    if kind == "verified":
+        digest = short_digest(data["digest"])
+        return f"  {data['service']}: verified {digest} on {data['tasks']} task(s)"
+    if kind == "service_skipped":
+        return f"  {data['service']}: skipped, {data['reason']}"
+    if kind == "failed":
+        return f"  {data['service']}: FAILED, {data.get('reason', '')}"
+    if kind == "halted":
+        return f"HALTED: {data['reason']}"
+    return None

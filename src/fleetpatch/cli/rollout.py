@@ -1,0 +1,335 @@
+"""`fleetpatch plan | rollout | history | journal verify`.
+
+Thin: each command loads the config, reads the fleet (fleetpatch.inventory), plans
+(fleetpatch.rollout.plan), runs (fleetpatch.rollout.executor) and renders. Exit codes:
+0 every planned service verified; 1 halted, a service failed, or an environment unreachable;
+2 refused before changing anything (config, arguments, lock held, no confirmation).
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+import typer
+from botocore.exceptions import BotoCoreError, ClientError
+from rich.table import Table
+
+from fleetpatch.aws.errors import explain
+from fleetpatch.aws.session import AwsSessions
+from fleetpatch.cli.output import console, err_console, print_error, print_json, print_note
+from fleetpatch.cli.progress import LinePrinter, RichProgress
+from fleetpatch.config import Config
+from fleetpatch.core.images import short_digest
+from fleetpatch.errors import EnvironmentFailure, UserError
+from fleetpatch.journal import default_lock_owner, open_journal
+from fleetpatch.journal.render import entries_table, entry_to_json, verify_table, verify_to_json
+from fleetpatch.rollout.dryrun import planned_calls
+from fleetpatch.rollout.events import EventSink, JsonLinesSink
+from fleetpatch.rollout.executor import (
+    Rollout,
+    RolloutOptions,
+    RolloutResult,
+    new_rollout_id,
+)
+from fleetpatch.rollout.plan import Mode, Plan, plan, resolve_target
+from fleetpatch.rollout.waits import PollPolicy
+
+if TYPE_CHECKING:
+    from fleetpatch.journal import Lock, SqliteJournal
+
+journal_app = typer.Typer(
+    help="Check the journal of every fleetpatch action.", no_args_is_help=True
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("plan")(plan_command)
+    app.command("rollout")(rollout_command)
+    app.command("history")(history_command)
+    app.add_typer(journal_app, name="journal")
+
+
+def _config(ctx: typer.Context) -> Config:
+    # Imported here: cli.app imports this module while it registers commands.
+    from fleetpatch.cli.app import load_from_context
+
+    return load_from_context(ctx)
+
+
+# --- plan ---------------------------------------------------------------------------------------
+
+ENV_HELP = "The environment to patch."
+SIDECAR_HELP = "Which configured sidecar (needed when several are configured)."
+DIGEST_HELP = "Target digest (full, or a unique prefix). Default: what the moving tag points to."
+VERSION_HELP = "Target by tag: exact, or a version prefix like 3.0.4 (matches 3.0.4-a1b2c3d)."
+PIN_HELP = "Pin mode: register a task definition with the sidecar image set to repo@digest."
+
+
+def plan_command(
+    ctx: typer.Context,
+    env: str = typer.Option(..., "--env", "-e", help=ENV_HELP),
+    sidecar: str | None = typer.Option(None, "--sidecar", "-s", help=SIDECAR_HELP),
+    digest: str | None = typer.Option(None, "--digest", help=DIGEST_HELP),
+    version: str | None = typer.Option(None, "--version", help=VERSION_HELP),
+    pin: bool = typer.Option(False, "--pin", help=PIN_HELP),
+    as_json: bool = typer.Option(False, "--json", help="The plan as JSON."),
+) -> None:
+    """The services whose sidecar doesn't run the target, in waves (canary first)."""
+    config = _config(ctx)
+    the_plan = build_plan(config, env, sidecar, digest, version, "pin" if pin else "tag")
+    if as_json:
+        print_json(the_plan.to_json())
+        return
+    print_plan(the_plan)
+
+
+def build_plan(
+    config: Config,
+    env: str,
+    sidecar_name: str | None,
+    digest: str | None,
+    version: str | None,
+    mode: Mode,
+) -> Plan:
+    """Read the environment now and plan its rollout."""
+    from fleetpatch.inventory.collect import collect
+
+    environment = config.environment(env)
+    sidecar = config.sidecar(sidecar_name)
+    snapshot = collect(config, [environment.name])
+    env_snapshot = snapshot.environments[0]
+    if env_snapshot.error is not None:
+        raise EnvironmentFailure(env, env_snapshot.error)
+    target = resolve_target(env_snapshot, sidecar, digest=digest, version=version)
+    return plan(snapshot, environment.name, sidecar, target, config.policy, mode)
+
+
+def print_plan(the_plan: Plan) -> None:
+    target = the_plan.target
+    console.print(
+        f"[bold]{the_plan.environment}[/]: {the_plan.sidecar} -> [bold]{target.label}[/] "
+        f"({target.digest}), chosen by {target.chosen_by}; mode {the_plan.mode}",
+        highlight=False,
+    )
+    table = Table(title_justify="left", title="plan")
+    for column in ("wave", "service", "running now", "task definition"):
+        table.add_column(column)
+    for wave in the_plan.waves:
+        label = f"{wave.index}{' canary' if wave.canary else ''}"
+        for step in wave.services:
+            table.add_row(label, step.key, short_digest(step.digest_before), step.task_definition)
+    if the_plan.waves:
+        console.print(table)
+    console.print(
+        f"{len(the_plan.services)} to deploy in {len(the_plan.waves)} wave(s), "
+        f"{len(the_plan.done)} already on the target, {len(the_plan.skipped)} skipped; "
+        f"halt when a wave has more than {the_plan.failure_budget} failure(s)",
+        highlight=False,
+    )
+    for skipped in the_plan.skipped:
+        print_note(f"skipped {skipped.key}: {skipped.reason}")
+    for note in the_plan.notes:
+        print_note(f"note: {note}")
+
+
+# --- rollout ------------------------------------------------------------------------------------
+
+
+def rollout_command(
+    ctx: typer.Context,
+    env: str = typer.Option(..., "--env", "-e", help=ENV_HELP),
+    sidecar: str | None = typer.Option(None, "--sidecar", "-s", help=SIDECAR_HELP),
+    digest: str | None = typer.Option(None, "--digest", help=DIGEST_HELP),
+    version: str | None = typer.Option(None, "--version", help=VERSION_HELP),
+    pin: bool = typer.Option(False, "--pin", help=PIN_HELP),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Don't ask for confirmation."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Print the plan and the AWS calls it would make; change nothing."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Stream one JSON event per line."),
+    strict: bool = typer.Option(
+        False, "--strict", help="Refuse instead of warn on pre-flight findings."
+    ),
+    retry_failed: bool = typer.Option(
+        False, "--retry-failed", help="Deploy again services whose last deployment failed."
+    ),
+    poll_interval: float = typer.Option(
+        5.0, "--poll-interval", min=0.01, hidden=True, help="First poll interval, seconds."
+    ),
+    lock_ttl: float = typer.Option(
+        120.0, "--lock-ttl", min=1, hidden=True, help="Environment lock ttl, seconds."
+    ),
+) -> None:
+    """Move every service of one environment to the target digest, wave by wave; verify it."""
+    config = _config(ctx)
+    mode: Mode = "pin" if pin else "tag"
+    if dry_run:
+        _dry_run(config, env, sidecar, digest, version, mode, as_json)
+        return
+    environment = config.environment(env)
+    journal = open_journal(config.journal)
+    # Lock first: a refused run shouldn't read the fleet or ask anything.
+    lock = journal.acquire_lock(environment.name, default_lock_owner(), timedelta(seconds=lock_ttl))
+    try:
+        the_plan = build_plan(config, env, sidecar, digest, version, mode)
+        _refuse_unreachable_target(the_plan)
+        if not as_json:
+            print_plan(the_plan)
+        _confirm(the_plan, yes, as_json)
+        options = RolloutOptions(
+            poll=PollPolicy(
+                interval=poll_interval,
+                max_interval=max(poll_interval, 4 * poll_interval),
+                timeout=config.policy.deployment_timeout_minutes * 60.0,
+            ),
+            retry_failed=retry_failed,
+        )
+        result = _execute(config, the_plan, journal, lock, options, as_json)
+    finally:
+        journal.release_lock(lock)
+        journal.close()
+    if not as_json:
+        _print_summary(result)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+def _dry_run(
+    config: Config,
+    env: str,
+    sidecar: str | None,
+    digest: str | None,
+    version: str | None,
+    mode: Mode,
+    as_json: bool,
+) -> None:
+    the_plan = build_plan(config, env, sidecar, digest, version, mode)
+    calls = planned_calls(the_plan)
+    if as_json:
+        print_json({"plan": the_plan.to_json(), "calls": calls})
+        return
+    print_plan(the_plan)
+    console.print("[bold]dry run[/]: these calls would be made; nothing was changed.")
+    for call in calls:
+        console.print(call, markup=False, highlight=False, soft_wrap=True)
+
+
+def _refuse_unreachable_target(the_plan: Plan) -> None:
+    if the_plan.mode == "tag" and the_plan.target.tag is None and the_plan.waves:
+        raise UserError(
+            f"moving-tag mode deploys what the tag points to, and it doesn't point to "
+            f"{the_plan.target.label}: use --pin, or move the tag first"
+        )
+
+
+def _confirm(the_plan: Plan, yes: bool, as_json: bool) -> None:
+    if yes or not the_plan.waves:
+        return
+    if as_json or not sys.stdin.isatty():
+        raise UserError("not a terminal: pass --yes to roll out without a confirmation prompt")
+    question = (
+        f"Roll out {the_plan.target.label} to {len(the_plan.services)} service(s) of "
+        f"{the_plan.environment}?"
+    )
+    if not typer.confirm(question, default=False, err=True):
+        raise UserError("not confirmed: nothing was changed")
+
+
+def _execute(
+    config: Config,
+    the_plan: Plan,
+    journal: SqliteJournal,
+    lock: Lock,
+    options: RolloutOptions,
+    as_json: bool,
+) -> RolloutResult:
+    aws = AwsSessions(config).get(the_plan.environment)
+    rollout_id = new_rollout_id()
+    rollout = Rollout(
+        the_plan,
+        aws.ecs(),
+        aws.ecr(),
+        journal,
+        lock=lock,
+        options=options,
+        rollout_id=rollout_id,
+    )
+    try:
+        if as_json:
+            rollout.sink = JsonLinesSink(
+                sys.stdout, rollout_id=rollout_id, environment=the_plan.environment
+            )
+            return rollout.run()
+        if console.is_terminal:
+            with RichProgress(console) as progress:
+                rollout.sink = progress
+                return rollout.run()
+        sink: EventSink = LinePrinter(console)
+        rollout.sink = sink
+        return rollout.run()
+    except (ClientError, BotoCoreError) as exc:
+        failure = explain(the_plan.environment, exc)
+        if failure is None:
+            raise
+        raise failure from exc
+
+
+def _print_summary(result: RolloutResult) -> None:
+    verified = result.with_status("verified")
+    failed = result.with_status("failed")
+    skipped = result.with_status("skipped")
+    console.print(
+        f"rollout {result.rollout_id}: {len(verified)} verified, {len(failed)} failed, "
+        f"{len(skipped)} skipped",
+        highlight=False,
+    )
+    for item in failed:
+        print_error(f"{item.key}: {item.reason}")
+        for line in item.details.get("stopped_reasons", []):
+            err_console.print(f"    stopped: {line}", markup=False, highlight=False, soft_wrap=True)
+        for line in item.details.get("events", [])[:3]:
+            err_console.print(f"    event: {line}", markup=False, highlight=False, soft_wrap=True)
+    if result.halted:
+        print_error(f"halted: {result.halt_reason}")
+
+
+# --- history and journal verify -----------------------------------------------------------------
+
+
+def history_command(
+    ctx: typer.Context,
+    env: str | None = typer.Option(None, "--env", "-e", help="Only this environment."),
+    limit: int = typer.Option(50, "--limit", "-n", min=0, help="Last N records (0: all)."),
+    as_json: bool = typer.Option(False, "--json", help="Every field of every record, as JSON."),
+) -> None:
+    """What fleetpatch did, newest last: plans, deployments, verifications, failures, halts."""
+    config = _config(ctx)
+    if env is not None:
+        config.environment(env)  # a typo is an error, not an empty history
+    with open_journal(config.journal) as journal:
+        entries = journal.entries(environment=env)
+    if limit:
+        entries = entries[-limit:]
+    if as_json:
+        print_json([entry_to_json(e) for e in entries])
+        return
+    console.print(entries_table(entries, title=f"Journal ({env or 'all environments'})"))
+
+
+@journal_app.command("verify")
+def journal_verify_command(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="The result as JSON."),
+) -> None:
+    """Recompute the hash chain: exit 1 if a record was changed, deleted or reordered."""
+    config = _config(ctx)
+    with open_journal(config.journal) as journal:
+        result = journal.verify()
+    if as_json:
+        print_json(verify_to_json(result))
+    else:
+        console.print(verify_table(result))
+    if not result.ok:
+        raise typer.Exit(1)
