@@ -36,9 +36,7 @@ def config_for(sim: Simulator, tmp_path: Path, **kwargs: Any) -> Config:
     return make_config(sim, tmp_path, **kwargs)
 
 
-def make_plan(
-    config: Config, environment: str = "dev", mode: Mode = "tag", **target: Any
-) -> Plan:
+def make_plan(config: Config, environment: str = "dev", mode: Mode = "tag", **target: Any) -> Plan:
     snapshot = collect(config, [environment])
     sidecar = config.sidecar()
     env = next(e for e in snapshot.environments if e.name == environment)
