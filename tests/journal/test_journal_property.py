@@ -85,7 +85,9 @@ def test_any_single_field_edit_is_detected(batch: list[NewEntry], data: st.DataO
             seqs = {r["seq"] for r in records}
             new: Any = data.draw(st.integers(-50, 50).filter(lambda s: s not in seqs))
         else:
-            candidates = (st.none() | st.text(max_size=20)) if column in NULLABLE else st.text()
+            # SQL text literals can't hold NUL; every other character is fair game.
+            text = st.text(st.characters(exclude_characters="\x00"), max_size=20)
+            candidates = (st.none() | text) if column in NULLABLE else text
             new = data.draw(candidates.filter(lambda v: v != old), label="new value")
         tamper(
             journal.path,

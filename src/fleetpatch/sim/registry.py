@@ -325,9 +325,12 @@ def _selected(selection: dict[str, Any], tags: list[str]) -> bool:
         return not tags
     if status == "any":
         return True
-    # tagged: any tag matching a prefix or a wildcard pattern
+    # tagged: ECR selects an image only when every listed prefix (or pattern) matches one of
+    # its tags.
     prefixes = selection.get("tagPrefixList", [])
     patterns = selection.get("tagPatternList", [])
-    return any(tag.startswith(prefix) for tag in tags for prefix in prefixes) or any(
-        fnmatchcase(tag, pattern) for tag in tags for pattern in patterns
+    if not tags or not (prefixes or patterns):
+        return bool(tags) and not (prefixes or patterns)
+    return all(any(tag.startswith(prefix) for tag in tags) for prefix in prefixes) and all(
+        any(fnmatchcase(tag, pattern) for tag in tags) for pattern in patterns
     )

@@ -280,6 +280,8 @@ class Simulator:
         if isinstance(image, dict):
             image = sc.Image.model_validate({"pushed_at": self.clock.now(), **image})
         env = self.environment(environment)
+        # Tasks that started before this push must have seen the registry as it was.
+        self.ecs.advance()
         digest = self.registry.push(env.account, env.region, repository, image)
         self.images.setdefault(digest, (environment, repository, image.tags[0]))
         if image.fails:
@@ -287,21 +289,25 @@ class Simulator:
         return digest
 
     def fail_digest(self, digest: str, reason: str) -> None:
+        self.ecs.advance()
         with self.failures._lock:
             self.failures.digests[digest] = reason
 
     def fail_service(self, environment: str, cluster: str, service: str, reason: str) -> None:
         env = self.environment(environment)
+        self.ecs.advance()
         with self.failures._lock:
             self.failures.services[(env.account, env.region, cluster, service)] = reason
 
     def clear_failures(self) -> None:
+        self.ecs.advance()
         self.failures.clear()
 
     def set_faults(self, faults: sc.Faults | None = None, **fields: Any) -> None:
         self.faults.configure(faults or sc.Faults.model_validate(fields))
 
     def run_lifecycle_policies(self) -> list[tuple[str, str, str, str]]:
+        self.ecs.advance()
         return self.registry.run_lifecycle_policies()
 
     def advance(self, seconds: float) -> datetime:
