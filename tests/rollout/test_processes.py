@@ -1,0 +1,235 @@
+"""Rollouts as real processes against a simulator served by another process: kill -9 at
+random points then rerun, and two rollouts of one environment at once."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from fleetpatch.aws.session import AwsSessions
+from fleetpatch.config import load_config
+from tests.conftest import small_scenario
+
+SERVICES = ["api", "web", "worker", "billing", "search", "mailer"]
+TIME_SCALE = 60  # a 30-s task start takes 0.5 s
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _fleetpatch(*args: str) -> list[str]:
+    return [sys.executable, "-m", "fleetpatch", *args]
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Path]:
+    """A simulator in its own process and a fleetpatch.toml (with its journal) pointing at it."""
+    scenario = small_scenario()
+    scenario["environments"][0]["clusters"][0]["services"] = SERVICES
+    scenario_file = tmp_path / "scenario.yaml"
+    scenario_file.write_text(yaml.safe_dump(scenario), encoding="utf-8")
+    port = _free_port()
+    server = subprocess.Popen(
+        _fleetpatch(
+            "sim",
+            "serve",
+            "--scenario",
+            str(scenario_file),
+            "--port",
+            str(port),
+            "--time-scale",
+            str(TIME_SCALE),
+        ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    config = tmp_path / "fleetpatch.toml"
+    config.write_text(
+        f"""journal = "journal.sqlite"
+[[sidecars]]
+name = "fluent-bit"
+repository = "fluent-bit"
+container = "log_router*"
+
+[[environments]]
+name = "dev"
+account_id = "111111111111"
+region = "eu-west-1"
+endpoint_url = "http://127.0.0.1:{port}"
+credentials = {{ role_arn = "arn:aws:iam::111111111111:role/fleetpatch" }}
+
+[policy]
+canary = 1
+max_parallel = 2
+""",
+        encoding="utf-8",
+    )
+    try:
+        _wait_for_port(port)
+        yield config
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(5)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def _wait_for_port(port: int) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise AssertionError("the simulator did not start")
+
+
+def _rollout(config: Path) -> list[str]:
+    return _fleetpatch(
+        "--config",
+        str(config),
+        "rollout",
+        "--env",
+        "dev",
+        "--yes",
+        "--json",
+        "--poll-interval",
+        "0.1",
+        "--lock-ttl",
+        "1",
+    )
+
+
+def _run_until_unlocked(config: Path) -> subprocess.CompletedProcess[str]:
+    """Run the rollout to its end; a lock left by a killed run expires within its ttl."""
+    for _ in range(20):
+        done = subprocess.run(_rollout(config), capture_output=True, text=True, timeout=120)
+        if done.returncode == 2 and "is locked by" in done.stderr:
+            time.sleep(0.3)
+            continue
+        return done
+    raise AssertionError("the lock never expired")
+
+
+def _deployments(config: Path) -> dict[str, int]:
+    ecs = AwsSessions(load_config(config)).get("dev").ecs()
+    return {
+        name: len(ecs.list_service_deployments(cluster="main", service=name)["serviceDeployments"])
+        for name in SERVICES
+    }
+
+
+def _digests(config: Path) -> dict[str, set[str]]:
+    ecs = AwsSessions(load_config(config)).get("dev").ecs()
+    found: dict[str, set[str]] = {}
+    for name in SERVICES:
+        arns = ecs.list_tasks(cluster="main", serviceName=name)["taskArns"]
+        tasks = ecs.describe_tasks(cluster="main", tasks=arns)["tasks"]
+        found[name] = {
+            c["imageDigest"] for t in tasks for c in t["containers"] if c["name"] == "log_router"
+        }
+    return found
+
+
+def _push_new_latest(config: Path, n: int) -> None:
+    """Give the fleet a new target: push an image tagged `latest` through the control API."""
+    endpoint = load_config(config).environment("dev").endpoint_url
+    body = {
+        "environment": "dev",
+        "repository": "fluent-bit",
+        "image": {"tags": [f"1.{n + 1}-{n:07d}", "latest"]},
+    }
+    request = urllib.request.Request(
+        f"{endpoint}/_sim/push", data=json.dumps(body).encode(), method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        answer.read()
+
+
+def _started_per_service_and_target(config: Path) -> Counter[tuple[str, str]]:
+    from fleetpatch.journal import EntryKind, SqliteJournal
+
+    with SqliteJournal(config.parent / "journal.sqlite") as journal:
+        return Counter(
+            (e.service or "", e.target_digest or "")
+            for e in journal.entries(environment="dev")
+            if e.kind is EntryKind.DEPLOYMENT_STARTED
+        )
+
+
+def test_kill_9_at_random_points_then_rerun_converges(served: Path) -> None:
+    rng = random.Random(4)
+    kills, targets = 0, 1
+    while kills < 10:
+        process = subprocess.Popen(
+            _rollout(served), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        time.sleep(rng.uniform(0.5, 2.0))
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGKILL)
+            process.communicate()
+            kills += 1
+            time.sleep(1.05)  # the killed run's lock (ttl 1 s) expires
+            continue
+        _, err = process.communicate()
+        if process.returncode == 0:
+            # Converged before the kill: roll out a new target so later kills still land mid-run.
+            _push_new_latest(served, targets)
+            targets += 1
+        else:
+            assert process.returncode == 2 and "is locked by" in err, err
+            time.sleep(0.3)
+
+    final = _run_until_unlocked(served)
+    assert final.returncode == 0, final.stderr
+    assert '"event": "finished"' in final.stdout
+    # every service on the last target ...
+    digests = _digests(served)
+    assert len(set().union(*digests.values())) == 1
+    # ... each deployed exactly once per target: one ECS deployment and one journal record
+    assert _deployments(served) == dict.fromkeys(SERVICES, 1 + targets)
+    started = _started_per_service_and_target(served)
+    assert len(started) == len(SERVICES) * targets
+    assert set(started.values()) == {1}
+    verify = subprocess.run(
+        _fleetpatch("--config", str(served), "journal", "verify", "--json"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert '"ok": true' in verify.stdout
+
+
+def test_two_rollouts_at_once_exactly_one_proceeds(served: Path) -> None:
+    first, second = (
+        subprocess.Popen(
+            _rollout(served), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    )
+    results = [(*p.communicate(timeout=120), p.returncode) for p in (first, second)]
+    codes = sorted(code for _, _, code in results)
+    assert codes == [0, 2], results
+    refused = next(err for _, err, code in results if code == 2)
+    assert "environment 'dev' is locked by" in refused
+    assert "pid" in refused
+    assert _deployments(served) == dict.fromkeys(SERVICES, 2)
