@@ -7,24 +7,30 @@ inventory's (DescribeServices in tens, ListTasks, DescribeTasks, DescribeTaskDef
 DescribeImages) from several client threads for a fixed time, and prints calls per second for
 the mix, for ECS alone, and for ECR alone. Plain moto's ECR, in its own process, is measured
 the same way beside it as the baseline.
+
+The simulator runs in its own process (as `fleetpatch sim serve`); "achieved" is what this
+process's boto3 clients got out of it, and "capacity" is 1 / (the server's CPU time per call):
+what one core of the simulator answers when the client is not the bottleneck.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
-
-from fleetpatch.sim import Simulator
-from fleetpatch.sim.simulator import client
+import yaml
 
 
 def fleet(services: int) -> dict[str, Any]:
@@ -61,8 +67,36 @@ def fleet(services: int) -> dict[str, Any]:
     }
 
 
-def run_for(seconds: float, threads: int, make_call: Callable[[int], Callable[[], Any]]) -> float:
-    """Calls per second over `seconds`, with `threads` workers each making calls in a loop."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class Measured:
+    calls_per_second: float
+    server_ms_per_call: float
+
+    @property
+    def capacity(self) -> float:
+        """Calls a second one server core could answer at this CPU cost per call."""
+        return 1000 / self.server_ms_per_call
+
+
+def measure(
+    server_pid: int, seconds: float, threads: int, make_call: Callable[[int], Callable[[], Any]]
+) -> Measured:
+    before = cpu_seconds(server_pid)
+    calls, elapsed = run_for(seconds, threads, make_call)
+    used = cpu_seconds(server_pid) - before
+    return Measured(calls / elapsed, 1000 * used / calls)
+
+
+def run_for(
+    seconds: float, threads: int, make_call: Callable[[int], Callable[[], Any]]
+) -> tuple[int, float]:
+    """(calls made, seconds taken), with `threads` workers each making calls in a loop."""
     counts = [0] * threads
     stop = time.monotonic() + seconds
 
@@ -78,7 +112,7 @@ def run_for(seconds: float, threads: int, make_call: Callable[[int], Callable[[]
         thread.start()
     for thread in workers:
         thread.join()
-    return sum(counts) / (time.monotonic() - started)
+    return sum(counts), time.monotonic() - started
 
 
 def ecs_mix(ecs: Any, service_names: list[str]) -> Callable[[], Any]:
@@ -111,7 +145,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def plain_moto_ecr(seconds: float, threads: int) -> float:
+def plain_moto_ecr(seconds: float, threads: int) -> Measured:
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
@@ -119,7 +153,7 @@ def plain_moto_ecr(seconds: float, threads: int) -> float:
         stderr=subprocess.DEVNULL,
     )
     try:
-        time.sleep(2)
+        wait_for_port(port)
         url = f"http://127.0.0.1:{port}"
 
         def make(_: int) -> Any:
@@ -140,25 +174,87 @@ def plain_moto_ecr(seconds: float, threads: int) -> float:
                 '"application/vnd.docker.distribution.manifest.v2+json", "t": "' + tag + '"}',
                 imageTag=tag,
             )
-        return run_for(seconds, threads, lambda i: ecr_call(make(i)))
+        return measure(process.pid, seconds, threads, lambda i: ecr_call(make(i)))
     finally:
         process.terminate()
         process.wait(timeout=10)
 
 
+def serve(scenario: dict[str, Any], port: int) -> subprocess.Popen[bytes]:
+    """The simulator in its own process, as `fleetpatch sim serve` runs it: the clients of
+    this benchmark must not share its interpreter (and GIL), or they would measure boto3."""
+    path = Path(tempfile.mkdtemp()) / "fleet.yaml"
+    path.write_text(yaml.safe_dump(scenario))
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "fleetpatch",
+            "sim",
+            "serve",
+            "--scenario",
+            str(path),
+            "--port",
+            str(port),
+            "--time-scale",
+            "0",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_for_port(port)
+    return process
+
+
+def wait_for_port(port: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"nothing answered on port {port} within {timeout:g} s")
+
+
+def assumed_client(service: str, url: str, account: str) -> Any:
+    sts = boto3.client(
+        "sts",
+        endpoint_url=url,
+        region_name="eu-west-1",
+        aws_access_key_id="fleetpatch-sim",
+        aws_secret_access_key="x",
+    )
+    creds = sts.assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/fleetpatch", RoleSessionName="bench"
+    )["Credentials"]
+    return boto3.client(
+        service,
+        endpoint_url=url,
+        region_name="eu-west-1",
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+    )
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--services", type=int, default=3000)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--threads", type=int, default=4)
     args = parser.parse_args()
 
+    port = free_port()
     started = time.monotonic()
-    with Simulator(fleet(args.services)) as sim:
-        seeded = time.monotonic() - started
+    server = serve(fleet(args.services), port)
+    seeded = time.monotonic() - started
+    url = f"http://127.0.0.1:{port}"
+    try:
         names = [f"svc-{i:04d}" for i in range(args.services)]
         clients = [
-            (client(sim, "ecs", "bench"), client(sim, "ecr", "bench")) for _ in range(args.threads)
+            (assumed_client("ecs", url, "111111111111"), assumed_client("ecr", url, "111111111111"))
+            for _ in range(args.threads)
         ]
 
         def mixed(index: int) -> Callable[[], Any]:
@@ -167,17 +263,29 @@ def main() -> None:
             turn = itertools.cycle([ecs_part] * 4 + [ecr_part])  # inventory-like: mostly ECS
             return lambda: next(turn)()
 
-        mix = run_for(args.seconds, args.threads, mixed)
-        ecs_only = run_for(args.seconds, args.threads, lambda i: ecs_mix(clients[i][0], names))
-        ecr_only = run_for(args.seconds, args.threads, lambda i: ecr_call(clients[i][1]))
+        pid, seconds, threads = server.pid, args.seconds, args.threads
+        mix = measure(pid, seconds, threads, mixed)
+        ecs_only = measure(pid, seconds, threads, lambda i: ecs_mix(clients[i][0], names))
+        ecr_only = measure(pid, seconds, threads, lambda i: ecr_call(clients[i][1]))
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
     moto_ecr = plain_moto_ecr(args.seconds, args.threads)
 
-    print(f"fleet: {args.services} services x 2 tasks, seeded in {seeded:.1f} s")
-    print(f"threads: {args.threads}, {args.seconds:g} s per measurement")
-    print(f"simulator, inventory mix (4 ECS : 1 ECR): {mix:7.0f} calls/s")
-    print(f"simulator, ECS reads only:                {ecs_only:7.0f} calls/s")
-    print(f"simulator, ECR DescribeImages only:       {ecr_only:7.0f} calls/s")
-    print(f"baseline: plain moto, ECR DescribeImages:  {moto_ecr:7.0f} calls/s")
+    print(f"fleet: {args.services} services x 2 tasks, served after {seeded:.1f} s")
+    print(f"client threads: {args.threads} (one process), {args.seconds:g} s per measurement")
+    print(f"{'':42} {'achieved':>10} {'server CPU':>11} {'capacity':>10}")
+    rows = [
+        ("simulator, inventory mix (4 ECS : 1 ECR)", mix),
+        ("simulator, ECS reads", ecs_only),
+        ("simulator, ECR DescribeImages", ecr_only),
+        ("baseline: plain moto, ECR DescribeImages", moto_ecr),
+    ]
+    for label, row in rows:
+        print(
+            f"{label:42} {row.calls_per_second:7.0f}/s {row.server_ms_per_call:8.2f} ms"
+            f" {row.capacity:7.0f}/s"
+        )
 
 
 if __name__ == "__main__":
