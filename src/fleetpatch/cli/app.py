@@ -99,6 +99,14 @@ def _register_groups() -> None:
     from fleetpatch.cli.rollout import register as register_rollout  # plan, rollout, history
 
     register_rollout(app)
+
+    from fleetpatch.cli.findings import register as register_findings  # findings
+
+    register_findings(app)
+
+    from fleetpatch.cli.report import register as register_report  # report
+
+    register_report(app)
     # Later groups go here, e.g. inventory, plan, rollout, report.
 
 

@@ -249,22 +249,34 @@ def status_command(
 ) -> None:
     """Per environment and sidecar: versions running, drift, the oldest version, and every
     running digest a lifecycle policy would expire."""
-    snapshot = collect(_config(ctx), env or None)
+    config = _config(ctx)
+    snapshot = collect(config, env or None)
     rows = summarize(snapshot)
     risks = lifecycle_risks(snapshot)
+    # --- issue 5: the patch clock, nearest deadline first (fleetpatch.compliance.status) ---
+    from fleetpatch.compliance.status import deadline_json, status_deadlines
+
+    clock = status_deadlines(config, snapshot)
+    # --- end issue 5 ---
     if as_json:
         print_json(
             {
                 "taken_at": _iso(snapshot.taken_at),
                 "api_calls": snapshot.api_calls,
+                "deadlines": [deadline_json(d) for d in clock.deadlines],  # issue 5
                 "status": [_status_json(row, snapshot.taken_at) for row in rows],
                 "lifecycle_risks": [risk.to_json() for risk in risks],
             }
         )
     else:
+        for line in clock.lines:  # issue 5: nearest deadline first, before the table
+            style = "bold red" if "overdue" in line else "bold"
+            console.print(line, style=style, soft_wrap=True, markup=False, highlight=False)
         _print_status(rows, snapshot)
         for risk in risks:
             print_warning(risk.message)
+    for warning in clock.warnings:  # issue 5
+        print_warning(warning)
     _report_failures(snapshot)
 
 

@@ -1,0 +1,51 @@
+"""`fleetpatch report`: the month's PCI DSS patch evidence as html, md, csv or json."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from fleetpatch.cli.output import print_note
+from fleetpatch.config import Config
+from fleetpatch.report import FORMATS, get_format
+from fleetpatch.report.model import Period
+from fleetpatch.report.write import write_report
+
+ENV_HELP = "Only this environment (repeatable). Default: all."
+
+
+def register(app: typer.Typer) -> None:
+    app.command("report")(report_command)
+
+
+def _config(ctx: typer.Context) -> Config:
+    # Imported here: cli.app imports this module while it registers commands.
+    from fleetpatch.cli.app import load_from_context
+
+    return load_from_context(ctx)
+
+
+def report_command(
+    ctx: typer.Context,
+    env: list[str] = typer.Option([], "--env", "-e", help=ENV_HELP),
+    sidecar: str | None = typer.Option(None, "--sidecar", "-s", help="Which sidecar."),
+    period: str | None = typer.Option(
+        None, "--period", metavar="YYYY-MM", help="The month to report (default: this month)."
+    ),
+    fmt: str = typer.Option(
+        "html", "--format", "-f", help=f"One of {', '.join(FORMATS)}.", show_default=True
+    ),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", metavar="FILE", help="Where to write it."
+    ),
+) -> None:
+    """Per environment x service: which sidecar digest ran when, each critical and high
+    finding, when its fix became available and was deployed, who approved, and the
+    verification evidence."""
+    # Arguments first: a typo must fail before any AWS call.
+    get_format(fmt)
+    chosen = Period.parse(period) if period is not None else None
+    config = _config(ctx)
+    path = write_report(config, chosen, fmt, output, environments=env or None, sidecar=sidecar)
+    print_note(f"report written to {path}")

@@ -1,0 +1,82 @@
+"""The report as CSV: one row per environment x service x finding (a service without any
+critical or high finding still gets one row), for a spreadsheet or an audit tool."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from fleetpatch.report.common import approval_text, day
+from fleetpatch.report.model import FindingLine, Report
+
+name = "csv"
+extension = "csv"
+
+COLUMNS = (
+    "period",
+    "environment",
+    "service",
+    "running",
+    "vulnerability",
+    "severity",
+    "package",
+    "installed_version",
+    "fixed_version",
+    "vulnerable_digests",
+    "fix_available",
+    "fixed_by",
+    "deadline",
+    "status",
+    "patched_on",
+    "days_taken",
+    "days_left",
+    "on_time",
+    "deployed_at",
+    "approved_by",
+    "deployed_by",
+    "verified_task_digests",
+    "journal_seq",
+)
+
+
+def render(report: Report) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for service in report.services():
+        head = [
+            report.period.label,
+            service.environment,
+            service.service,
+            " ".join(service.running),
+        ]
+        if not service.findings:
+            writer.writerow([*head, *[""] * 9, "clean", *[""] * (len(COLUMNS) - 14)])
+        for finding in service.findings:
+            writer.writerow([*head, *_finding(finding)])
+    return out.getvalue()
+
+
+def _finding(f: FindingLine) -> list[str]:
+    d = f.deployment
+    return [
+        f.vulnerability_id,
+        f.severity,
+        f.package,
+        f.installed_version,
+        f.fixed_version or "",
+        " ".join(f.vulnerable_digests),
+        day(f.fix_available) if f.fix_available else "",
+        f.fix_label or "",
+        day(f.deadline) if f.deadline else "",
+        f.status,
+        day(f.patched_on) if f.patched_on else "",
+        "" if f.days_taken is None else str(f.days_taken),
+        "" if f.days_left is None else str(f.days_left),
+        "" if f.on_time is None else str(f.on_time).lower(),
+        d.at.isoformat().replace("+00:00", "Z") if d else "",
+        approval_text(d) if d else "",
+        d.actor if d else "",
+        " ".join(f"{digest}={n}" for digest, n in d.task_digests) if d else "",
+        str(d.seq) if d else "",
+    ]
