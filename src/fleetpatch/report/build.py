@@ -14,11 +14,12 @@ deployments = the journal's verified changes in the period, with who ran and app
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
 from fleetpatch.compliance.clock import ClockEntry, DigestTimeline, PatchPolicy, Status
 from fleetpatch.compliance.evidence import FleetEvidence
+from fleetpatch.compliance.fixes import Fixes
 from fleetpatch.compliance.timeline import clip
 from fleetpatch.journal import Entry, EntryKind
 from fleetpatch.report.model import (
@@ -44,6 +45,8 @@ def build_report(
     as_of = min(today, period.next_first_day - timedelta(days=1))
     until = datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC) + timedelta(days=1)
     timelines = [clip(t, until) for t in evidence.timelines]
+    # A fix pushed after `as_of` did not exist yet on that day.
+    evidence = replace(evidence, fixes=_fixes_known_on(evidence.fixes, as_of))
     clock = [e for e in evidence.clock(policy, as_of, timelines) if _in_period(e, period)]
     deployments = _deployments(evidence, period, until)
 
@@ -80,6 +83,13 @@ def build_report(
         fixes=_fixes(evidence, clock),
         notes=evidence.notes,
     )
+
+
+def _fixes_known_on(fixes: Fixes, as_of: date) -> Fixes:
+    return {
+        repository: {v: fix for v, fix in by_id.items() if fix.since <= as_of}
+        for repository, by_id in fixes.items()
+    }
 
 
 def _in_period(entry: ClockEntry, period: Period) -> bool:

@@ -30,6 +30,7 @@ table { border-collapse: collapse; width: 100%; margin: 6px 0 12px; }
 th, td { border: 1px solid #d0d7de; padding: 4px 6px; text-align: left; vertical-align: top; }
 th { background: #f6f8fa; font-weight: 600; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.date, td.status { white-space: nowrap; }
 code { font: 12px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
 .compliant { color: var(--ok); font-weight: 600; }
 .due { color: var(--due); font-weight: 600; }
@@ -295,8 +296,9 @@ def _findings_table(env: EnvironmentReport) -> str:
                 f"<td>{_e(service.service)}</td><td><code>{_e(running)}</code></td>"
                 f"<td><strong>{_e(f.vulnerability_id)}</strong> ({_e(f.severity)})</td>"
                 f"<td>{_e(f.package)} {_e(f.installed_version)} → {_e(f.fixed_version or '?')}</td>"
-                f"<td>{_e(day(f.fix_available))}<br><small>{_e(f.fix_label or '')}</small></td>"
-                f"<td>{_e(day(f.deadline))}</td>"
+                f'<td class="date">{_e(day(f.fix_available))}<br>'
+                f"<small>{_e(f.fix_label or '')}</small></td>"
+                f'<td class="date">{_e(day(f.deadline))}</td>'
                 f'<td class="{css}">{_e(status_text(f))}</td>'
                 f'<td class="num">{"" if f.days_taken is None else f.days_taken}</td>'
                 f"<td>{_e(approval_text(f.deployment))}</td>"
