@@ -8,6 +8,7 @@ ECS's software version consistency does), and the clock then stands at `now`.
 
 from __future__ import annotations
 
+import difflib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -230,12 +231,24 @@ def _parse(path: Path, text: str) -> object:
 
 
 def _first_error(exc: ValidationError) -> str:
-    error = exc.errors()[0]
+    errors = exc.errors()
+    # A misspelt key also makes the real key "missing": name the misspelling, it is the cause.
+    error = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     location = _location(error["loc"])
     if error["type"] == "extra_forbidden":
-        return f"{location}: unknown key (see docs/scenario.md for the keys a scenario takes)"
+        return f"{location}: unknown key{_did_you_mean(errors, error)} (see docs/scenario.md)"
     message = error["msg"].removeprefix("Value error, ")
     return f"{location}: {message}" if location else message
+
+
+def _did_you_mean(errors: list[Any], unknown: Any) -> str:
+    """Suggest a missing key of the same mapping that looks like the unknown one."""
+    parent, name = unknown["loc"][:-1], str(unknown["loc"][-1])
+    missing = [
+        str(e["loc"][-1]) for e in errors if e["type"] == "missing" and e["loc"][:-1] == parent
+    ]
+    close = difflib.get_close_matches(name, missing, n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def _location(loc: tuple[int | str, ...]) -> str:

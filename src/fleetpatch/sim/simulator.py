@@ -7,6 +7,7 @@ resets that state and replays the scenario's history.
 from __future__ import annotations
 
 import errno
+import socket
 import threading
 from collections import Counter
 from datetime import datetime
@@ -26,6 +27,23 @@ from fleetpatch.sim.server import SimApp
 DEFAULT_PORT = 4599
 
 _running = threading.Lock()
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Fail with one clear line when the port is taken (werkzeug would print its own lines and
+    exit)."""
+    if port == 0:
+        return
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise UserError(
+                    f"port {port} on {host} is already in use: stop what holds it or pass --port N"
+                ) from None
+            raise UserError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
 class FailureMarks:
@@ -152,21 +170,14 @@ class Simulator:
                 return None
 
         self.app = SimApp(self, DomainDispatcherApplication(create_backend_app))
-        try:
-            self._server = make_server(
-                self.host,
-                self.port,
-                self.app,
-                threaded=True,
-                request_handler=QuietKeepAliveHandler,
-            )
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                raise UserError(
-                    f"port {self.port} on {self.host} is already in use: stop what holds it or "
-                    "pass --port N"
-                ) from None
-            raise
+        _check_port_free(self.host, self.port)
+        self._server = make_server(
+            self.host,
+            self.port,
+            self.app,
+            threaded=True,
+            request_handler=QuietKeepAliveHandler,
+        )
         self.port = self._server.server_port
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="fleetpatch-sim", daemon=True
