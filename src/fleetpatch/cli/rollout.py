@@ -23,7 +23,7 @@ from fleetpatch.cli.progress import LinePrinter, RichProgress
 from fleetpatch.config import Config
 from fleetpatch.core.images import short_digest
 from fleetpatch.errors import EnvironmentFailure, UserError
-from fleetpatch.journal import default_lock_owner, open_journal
+from fleetpatch.journal import LockLost, default_lock_owner, open_journal
 from fleetpatch.journal.render import entries_table, entry_to_json, verify_table, verify_to_json
 from fleetpatch.rollout.dryrun import planned_calls
 from fleetpatch.rollout.events import EventSink, JsonLinesSink
@@ -269,6 +269,8 @@ def _execute(
         sink: EventSink = LinePrinter(console)
         rollout.sink = sink
         return rollout.run()
+    except LockLost as exc:
+        raise EnvironmentFailure(the_plan.environment, f"{exc}: stopped") from exc
     except (ClientError, BotoCoreError) as exc:
         failure = explain(the_plan.environment, exc)
         if failure is None:

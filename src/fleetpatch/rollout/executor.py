@@ -29,6 +29,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import ClientError
+
+from fleetpatch.aws.errors import DENIED_CODES, EXPIRED_CODES, INVALID_CODES
 from fleetpatch.journal import (
     EntryKind,
     JournalStore,
@@ -41,7 +44,7 @@ from fleetpatch.journal import (
 from fleetpatch.journal.model import Entry
 from fleetpatch.rollout import ecs as ecs_api
 from fleetpatch.rollout.events import Event, EventSink, NullSink
-from fleetpatch.rollout.pin import pin_request
+from fleetpatch.rollout.pin import PinError, pin_request
 from fleetpatch.rollout.plan import Plan, ServiceStep, Wave
 from fleetpatch.rollout.verify import Check, FailureReport, Verification, explain_failure, verify
 from fleetpatch.rollout.waits import (
@@ -275,10 +278,21 @@ class Rollout:
             return []
         workers = max(1, min(self.options.workers, len(steps)))
         with ThreadPoolExecutor(workers, thread_name_prefix="fp-start") as pool:
-            started = list(pool.map(lambda s: self._start(wave, s), steps))
+            started = list(pool.map(lambda s: self._start_one(wave, s), steps))
         return [t for t in started if t is not None]
 
-    def _start(self, wave: Wave, step: ServiceStep) -> Tracked | None:
+    def _start_one(self, wave: Wave, step: ServiceStep) -> Tracked | None:
+        """Start one service's deployment; an AWS refusal fails that service, not the run."""
+        try:
+            return self._start(wave, step)
+        except (ClientError, PinError) as exc:
+            if isinstance(exc, ClientError) and _is_fatal(exc):
+                raise  # credentials, permissions: every other call would fail the same way
+            reason = f"could not start the deployment: {_aws_message(exc)}"
+            self._fail(step, reason, Outcome(step.key, "", "FAILED", reason, None), wave.index)
+            return None
+
+    def _start(self, wave: Wave, step: ServiceStep) -> Tracked:
         cluster, service = ecs_api.split_key(step.key)
         details: dict[str, Any] = {"wave": wave.index, "mode": self.plan.mode}
         if self.plan.mode == "pin":
@@ -584,6 +598,19 @@ def decide(
             "`fleetpatch history`): fix the cause, then run again with --retry-failed",
         )
     return Decision(Action.START)
+
+
+def _is_fatal(exc: ClientError) -> bool:
+    """Errors about who we are, not about the service: stop the run (the CLI explains them)."""
+    code = exc.response.get("Error", {}).get("Code", "")
+    return code in EXPIRED_CODES | INVALID_CODES | DENIED_CODES
+
+
+def _aws_message(exc: Exception) -> str:
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        return f"{exc.operation_name}: {error.get('Code', '')}: {error.get('Message', '')}"
+    return str(exc)
 
 
 def _failed_for_target(entries: Sequence[Entry], environment: str, target: str) -> set[str]:

@@ -1,0 +1,119 @@
+"""Pure pieces of the executor: the per-service decision, the verification verdict, the
+wait's reading of a DescribeServices answer, the progress view."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from rich.console import Console
+
+from fleetpatch.cli.progress import LinePrinter, RichProgress
+from fleetpatch.rollout.events import Event
+from fleetpatch.rollout.executor import Action, decide
+from fleetpatch.rollout.plan import ServiceStep
+from fleetpatch.rollout.verify import Check, judge
+from fleetpatch.rollout.waits import Tracked, evaluate
+
+OLD = "sha256:" + "a" * 64
+NEW = "sha256:" + "b" * 64
+STEP = ServiceStep("main", "api", "log_router", "x/fluent-bit:latest", "tag", "api:1", OLD, 2)
+
+
+def service(*deployments: dict[str, Any]) -> dict[str, Any]:
+    return {"serviceName": "api", "deployments": list(deployments), "events": []}
+
+
+def dep(id_: str, status: str = "PRIMARY", state: str = "COMPLETED", **more: Any) -> dict[str, Any]:
+    return {"id": id_, "status": status, "rolloutState": state, **more}
+
+
+def test_decide() -> None:
+    def d(svc: dict[str, Any] | None, digest: str | None, **kw: Any) -> Action:
+        args: dict[str, Any] = {
+            "verified": False,
+            "journaled_deployment": None,
+            "failed_earlier": False,
+        }
+        args.update(kw)
+        return decide(STEP, svc, digest, NEW, **args).action
+
+    settled_new = service(dep("d2"))
+    assert d(None, None) is Action.GONE
+    assert d(service(dep("d1")), OLD) is Action.START
+    assert d(service(dep("d2", state="IN_PROGRESS"), dep("d1", "ACTIVE")), NEW) is Action.ADOPT
+    assert d(service(dep("d1")), OLD, journaled_deployment="d1") is Action.ADOPT
+    assert d(settled_new, NEW) is Action.RECORD
+    assert d(settled_new, NEW, verified=True) is Action.SKIP
+    assert d(service(dep("d1")), OLD, failed_earlier=True) is Action.FAILED_EARLIER
+    assert d(service(dep("d1")), OLD, failed_earlier=True, retry_failed=True) is Action.START
+    # journaled, but ECS no longer knows the deployment and the service isn't on the target
+    assert d(service(dep("d3")), OLD, journaled_deployment="gone") is Action.FAILED_EARLIER
+
+
+def task(digest: str | None, status: str = "RUNNING") -> dict[str, Any]:
+    containers = [{"name": "app", "imageDigest": "sha256:" + "f" * 64}]
+    containers.append({"name": "log_router", **({"imageDigest": digest} if digest else {})})
+    return {"taskArn": "arn:aws:ecs:::task/main/t1", "lastStatus": status, "containers": containers}
+
+
+def revision(digest: str) -> dict[str, Any]:
+    return {"containerImages": [{"containerName": "log_router", "imageDigest": digest}]}
+
+
+def test_judge() -> None:
+    check = Check("main/api", "log_router", NEW, desired_count=2)
+    assert judge(check, [task(NEW), task(NEW)], revision(NEW)).ok
+    assert judge(check, [task(NEW), task(None, "PENDING")], revision(NEW)).ok
+    mixed = judge(check, [task(NEW), task(OLD)], revision(NEW))
+    assert not mixed.ok and "runs sha256:aaaaaaaaaaaa" in mixed.reason
+    other = judge(check, [task(OLD), task(OLD)], revision(OLD))
+    assert not other.ok and "completed on sha256:aaaaaaaaaaaa" in other.reason
+    assert not judge(check, [], None).ok
+    assert judge(Check("main/api", "log_router", NEW, desired_count=0), [], None).ok
+
+
+def test_evaluate() -> None:
+    tracked = Tracked("main/api", "d2")
+    assert evaluate(tracked, service(dep("d2", state="IN_PROGRESS"), dep("d1", "ACTIVE"))) is None
+    assert evaluate(tracked, service(dep("d2"))).state == "COMPLETED"  # type: ignore[union-attr]
+    breaker = service(
+        dep("d3", state="IN_PROGRESS", rolloutStateReason="rolling back to deploymentId d1"),
+        dep(
+            "d2",
+            "ACTIVE",
+            "FAILED",
+            rolloutStateReason="ECS deployment circuit breaker: tasks failed to start.",
+        ),
+    )
+    outcome = evaluate(tracked, breaker)
+    assert outcome is not None and outcome.state == "FAILED" and "circuit breaker" in outcome.reason
+    replaced = evaluate(tracked, service(dep("d9")))
+    assert replaced is not None and "replaced by d9" in replaced.reason
+    assert evaluate(tracked, None).state == "FAILED"  # type: ignore[union-attr]
+
+
+def test_progress_views_render_events() -> None:
+    events = [
+        Event(
+            "plan", {"waves": [{"wave": 1, "canary": True, "services": [{"service": "main/api"}]}]}
+        ),
+        Event("wave_started", {"wave": 1, "canary": True, "services": ["main/api"]}),
+        Event(
+            "deployment_started", {"service": "main/api", "deployment_id": "d2", "adopted": False}
+        ),
+        Event("deployment_progress", {"service": "main/api", "running": 1, "desired": 2}),
+        Event("failed", {"service": "main/api", "reason": "circuit breaker"}),
+        Event("halted", {"reason": "wave 1: 1 service(s) failed"}),
+        Event("finished", {"verified": 0, "failed": 1, "skipped": 0}),
+    ]
+    live_out = io.StringIO()
+    with RichProgress(Console(file=live_out, force_terminal=True, width=100)) as view:
+        for event in events:
+            view.emit(event)
+    assert "main/api" in live_out.getvalue() and "HALTED" in live_out.getvalue()
+    plain = io.StringIO()
+    printer = LinePrinter(Console(file=plain, width=100))
+    for event in events:
+        printer.emit(event)
+    assert "main/api: FAILED, circuit breaker" in plain.getvalue()
