@@ -10,6 +10,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import re
 import socket
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -50,6 +51,28 @@ def current_user() -> str:
 def default_lock_owner() -> str:
     """Who holds a lock, as shown to the run that is refused: user, host and process."""
     return f"{current_user()}@{socket.gethostname()} pid {os.getpid()}"
+
+
+_OWNER = re.compile(r"^.*@(?P<host>[^@\s]+) pid (?P<pid>\d+)$")
+
+
+def holder_is_dead(owner: str) -> bool:
+    """True only when the lock's owner (`user@host pid N`, see `default_lock_owner`) runs on
+    this host and process N no longer exists. Another host's process can't be checked from
+    here: its lock waits for its ttl, as before."""
+    match = _OWNER.match(owner)
+    if match is None or match["host"] != socket.gethostname():
+        return False
+    pid = int(match["pid"])
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)  # signal 0: existence check, sends nothing
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # it exists, owned by another user
+    return False
 
 
 def normalize_details(details: Any) -> dict[str, Any]:

@@ -50,6 +50,7 @@ from fleetpatch.journal.model import (
     LockHeld,
     LockLost,
     NewEntry,
+    holder_is_dead,
 )
 
 SCHEMA_VERSION = 1
@@ -177,10 +178,14 @@ class SqliteJournal:
             details: dict[str, Any] = {"action": "acquired", "owner": owner}
             if held is not None:
                 expires_at = datetime.fromisoformat(held["expires_at"])
-                if expires_at > now:
+                # A holder known dead (same host, no such pid) need not wait out its ttl.
+                dead = holder_is_dead(held["owner"])
+                if expires_at > now and not dead:
                     raise LockHeld(environment, held["owner"], expires_at)
                 # The holder died or hung past its ttl: take over, and say so in the journal.
                 details.update(action="taken_over", previous_owner=held["owner"])
+                if dead:
+                    details["why"] = "holder process is dead"
             lock = Lock(
                 environment=environment,
                 owner=owner,
