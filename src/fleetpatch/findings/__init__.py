@@ -66,9 +66,8 @@ def findings_view(evidence: FleetEvidence, severities: Iterable[Severity]) -> Fi
     where = _where(evidence)
     running: list[DigestFindings] = []
     not_running: list[DigestFindings] = []
-    for digest in [*evidence.running_digests(), *evidence.findings]:
-        if any(d.digest == digest for d in (*running, *not_running)):
-            continue
+    # Running digests first (in order of first sight), then every other image with a scan.
+    for digest in dict.fromkeys([*evidence.running_digests(), *evidence.findings]):
         scan = evidence.findings.get(digest)
         envs = where.get(digest, {})
         item = _digest(evidence, digest, scan, envs, chosen)
