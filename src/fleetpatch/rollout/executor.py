@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -86,6 +86,9 @@ class RolloutOptions:
     retry_failed: bool = False
     # UpdateService / RegisterTaskDefinition calls in flight at once within a wave.
     workers: int = 8
+    # Pin mode, rollback (rollback.py): service key -> an existing task definition to return
+    # to, instead of registering a new pinned revision.
+    task_definitions: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -295,7 +298,12 @@ class Rollout:
     def _start(self, wave: Wave, step: ServiceStep) -> Tracked:
         cluster, service = ecs_api.split_key(step.key)
         details: dict[str, Any] = {"wave": wave.index, "mode": self.plan.mode}
-        if self.plan.mode == "pin":
+        if self.plan.mode == "pin" and step.key in self.options.task_definitions:
+            # Rollback in pin mode: back to the revision the service ran before.
+            arn = self.options.task_definitions[step.key]
+            details.update(task_definition_before=step.task_definition, task_definition=arn)
+            answer = self.ecs.update_service(cluster=cluster, service=service, taskDefinition=arn)
+        elif self.plan.mode == "pin":
             described = self.ecs.describe_task_definition(
                 taskDefinition=step.task_definition, include=["TAGS"]
             )

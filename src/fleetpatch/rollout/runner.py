@@ -1,0 +1,147 @@
+"""What `rollout`, `promote` and `rollback` share: read an environment, pre-flight, run a plan.
+
+    runner = Runner(config, journal)                 # tests: clock=SimClock(sim), now=sim time
+    with runner.locked("prod") as lock:
+        the_plan = ...
+        runner.preflight(the_plan, also=["stg"])     # raises PreflightRefused on a failed check
+        result = runner.execute(the_plan, lock)
+
+Two clocks: `clock` (seconds, for waiting on ECS; the simulator's tests advance it) and `now`
+(a datetime, for soak times; tests read the simulator's time so that soak passes in sim time).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from fleetpatch.aws.session import AwsSessions
+from fleetpatch.config import Config
+from fleetpatch.core.snapshot import EnvironmentSnapshot, Snapshot
+from fleetpatch.errors import EnvironmentFailure, UserError
+from fleetpatch.journal import EntryKind, Lock, NewEntry, current_user, default_lock_owner
+from fleetpatch.rollout.events import Event, EventSink, NullSink
+from fleetpatch.rollout.executor import Rollout, RolloutOptions, RolloutResult, new_rollout_id
+from fleetpatch.rollout.plan import Plan
+from fleetpatch.rollout.preflight import Check, preflight, refusal
+from fleetpatch.rollout.preflight_aws import gather
+from fleetpatch.rollout.waits import Clock, RealClock
+
+if TYPE_CHECKING:
+    from fleetpatch.journal import SqliteJournal
+
+
+class PreflightRefused(UserError):
+    """A pre-flight check failed: nothing was changed."""
+
+    def __init__(self, message: str, checks: list[Check]) -> None:
+        super().__init__(message)
+        self.checks = checks
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _no_prompt(the_plan: Plan) -> None:
+    return None
+
+
+@dataclass
+class Runner:
+    config: Config
+    journal: SqliteJournal
+    clock: Clock = field(default_factory=RealClock)
+    now: Callable[[], datetime] = utc_now
+    sink: EventSink = field(default_factory=NullSink)
+    options: RolloutOptions = field(default_factory=RolloutOptions)
+    strict: bool = False
+    # Asked once the plan and pre-flight are known, before any change (the CLI prompts here).
+    confirm: Callable[[Plan], None] = _no_prompt
+    lock_ttl: timedelta = timedelta(minutes=2)
+    actor: str = field(default_factory=current_user)
+    sessions: AwsSessions = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.sessions = AwsSessions(self.config)
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def snapshot(self, environment: str) -> Snapshot:
+        from fleetpatch.inventory.collect import collect
+
+        snapshot = collect(self.config, [environment], sessions=self.sessions)
+        error = snapshot.environments[0].error
+        if error is not None:
+            raise EnvironmentFailure(environment, error)
+        return snapshot
+
+    def environment(self, environment: str) -> EnvironmentSnapshot:
+        return self.snapshot(environment).environments[0]
+
+    # --- guarding -----------------------------------------------------------------------------
+
+    @contextmanager
+    def locked(self, environment: str) -> Iterator[Lock]:
+        lock = self.journal.acquire_lock(environment, default_lock_owner(), self.lock_ttl)
+        try:
+            yield lock
+        finally:
+            self.journal.release_lock(lock)
+
+    def preflight(
+        self, the_plan: Plan, also: Iterable[str] = (), *, rollback: bool = False
+    ) -> list[Check]:
+        """Run the pre-flight checks for `the_plan` (its repository must also be in the
+        environments `also`); emit them; raise PreflightRefused if one failed."""
+        environments = dict.fromkeys([the_plan.environment, *also])
+        ecrs = {name: self.sessions.get(name).ecr() for name in environments}
+        ecs = self.sessions.get(the_plan.environment).ecs()
+        entries = self.journal.entries(environment=the_plan.environment)
+        facts = gather(ecs, ecrs, the_plan, entries)
+        checks = preflight(facts, strict=self.strict, rollback=rollback)
+        self.sink.emit(Event("preflight", {"checks": [c.to_json() for c in checks]}))
+        reason = refusal(checks)
+        if reason is not None:
+            raise PreflightRefused(reason, checks)
+        return checks
+
+    # --- acting -------------------------------------------------------------------------------
+
+    def record(self, kind: EntryKind, environment: str, **fields: Any) -> None:
+        self.journal.append(
+            NewEntry(kind=kind, environment=environment, actor=self.actor, **fields)
+        )
+
+    def execute(
+        self,
+        the_plan: Plan,
+        lock: Lock,
+        *,
+        rollout_id: str | None = None,
+        task_definitions: Mapping[str, str] | None = None,
+    ) -> RolloutResult:
+        options = self.options
+        if task_definitions:
+            options = RolloutOptions(
+                poll=options.poll,
+                retry_failed=options.retry_failed,
+                workers=options.workers,
+                task_definitions=dict(task_definitions),
+            )
+        aws = self.sessions.get(the_plan.environment)
+        return Rollout(
+            the_plan,
+            aws.ecs(),
+            aws.ecr(),
+            self.journal,
+            lock=lock,
+            sink=self.sink,
+            clock=self.clock,
+            options=options,
+            actor=self.actor,
+            rollout_id=rollout_id or new_rollout_id(),
+        ).run()
