@@ -68,6 +68,14 @@ class FailureMarks:
                     )
         return None
 
+    def mark_digest(self, digest: str, reason: str) -> None:
+        with self._lock:
+            self.digests[digest] = reason
+
+    def mark_service(self, key: tuple[str, str, str, str], reason: str) -> None:
+        with self._lock:
+            self.services[key] = reason
+
     def clear(self) -> None:
         with self._lock:
             self.digests.clear()
@@ -301,14 +309,12 @@ class Simulator:
 
     def fail_digest(self, digest: str, reason: str) -> None:
         self.ecs.advance()
-        with self.failures._lock:
-            self.failures.digests[digest] = reason
+        self.failures.mark_digest(digest, reason)
 
     def fail_service(self, environment: str, cluster: str, service: str, reason: str) -> None:
         env = self.environment(environment)
         self.ecs.advance()
-        with self.failures._lock:
-            self.failures.services[(env.account, env.region, cluster, service)] = reason
+        self.failures.mark_service((env.account, env.region, cluster, service), reason)
 
     def clear_failures(self) -> None:
         self.ecs.advance()
