@@ -100,6 +100,10 @@ def _register_groups() -> None:
 
     register_rollout(app)
 
+    from fleetpatch.cli.promote import register as register_promote  # promote, rollback
+
+    register_promote(app)
+
     from fleetpatch.cli.findings import register as register_findings  # findings
 
     register_findings(app)

@@ -175,6 +175,9 @@ def rollout_command(
     try:
         the_plan = build_plan(config, env, sidecar, digest, version, mode)
         _refuse_unreachable_target(the_plan)
+        # --- issue 4 items 3 and 5: `requires` proven, then pre-flight (rollout/promote.py,
+        # rollout/preflight.py). Both refuse (exit 2) before any change.
+        _prerequisites_and_preflight(config, journal, the_plan, strict, as_json)
         if not as_json:
             print_plan(the_plan)
         _confirm(the_plan, yes, as_json)
@@ -214,6 +217,23 @@ def _dry_run(
     console.print("[bold]dry run[/]: these calls would be made; nothing was changed.")
     for call in calls:
         console.print(call, markup=False, highlight=False, soft_wrap=True)
+
+
+def _prerequisites_and_preflight(
+    config: Config, journal: SqliteJournal, the_plan: Plan, strict: bool, as_json: bool
+) -> None:
+    from fleetpatch.rollout.promote import check_prerequisites
+    from fleetpatch.rollout.runner import Runner
+
+    runner = Runner(config, journal, strict=strict)
+    sidecar = config.sidecar(the_plan.sidecar)
+    check_prerequisites(runner, the_plan.environment, sidecar, the_plan.target.digest)
+    if not the_plan.waves:
+        return  # nothing will be deployed: nothing to pre-flight
+    checks = runner.preflight(the_plan)
+    for check in checks:
+        if check.status == "warn" and not as_json:
+            print_note(f"pre-flight warning: {check.message}")
 
 
 def _refuse_unreachable_target(the_plan: Plan) -> None:

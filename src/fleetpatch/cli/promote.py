@@ -1,0 +1,218 @@
+"""`fleetpatch promote | rollback`: thin wrappers over fleetpatch.rollout.promote / .rollback.
+
+Same conventions as `fleetpatch rollout` (cli/rollout.py): the plan and a confirmation prompt
+unless --yes, `--json` streams events, exit 0 verified / 1 failed or halted / 2 refused.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+
+import typer
+from botocore.exceptions import BotoCoreError, ClientError
+
+from fleetpatch.aws.errors import explain
+from fleetpatch.cli.output import console, print_note
+from fleetpatch.cli.progress import LinePrinter
+from fleetpatch.cli.rollout import (
+    ENV_HELP,
+    SIDECAR_HELP,
+    _config,
+    _confirm,
+    _print_summary,
+    print_plan,
+)
+from fleetpatch.config import Config
+from fleetpatch.core.images import short_digest
+from fleetpatch.errors import EnvironmentFailure
+from fleetpatch.journal import LockLost, SqliteJournal, open_journal
+from fleetpatch.rollout.events import Event, EventSink, JsonLinesSink
+from fleetpatch.rollout.executor import RolloutOptions, RolloutResult
+from fleetpatch.rollout.plan import Mode, Plan
+from fleetpatch.rollout.promote import promote
+from fleetpatch.rollout.rollback import rollback
+from fleetpatch.rollout.runner import Runner
+from fleetpatch.rollout.waits import PollPolicy
+
+YES_HELP = "Don't ask for confirmation."
+JSON_HELP = "Stream one JSON event per line."
+
+
+def register(app: typer.Typer) -> None:
+    app.command("promote")(promote_command)
+    app.command("rollback")(rollback_command)
+
+
+class ChecksPrinter:
+    """Plain output: pre-flight warnings as notes, the rest as `fleetpatch rollout` prints."""
+
+    def __init__(self) -> None:
+        self._lines = LinePrinter(console)
+
+    def emit(self, event: Event) -> None:
+        if event.kind == "preflight":
+            for check in event.data["checks"]:
+                if check["status"] == "warn":
+                    print_note(f"pre-flight warning: {check['message']}")
+            return
+        self._lines.emit(event)
+
+
+def _runner(
+    config: Config,
+    journal: SqliteJournal,
+    *,
+    yes: bool,
+    as_json: bool,
+    strict: bool,
+    env: str,
+    poll_interval: float = 5.0,
+) -> Runner:
+    sink: EventSink = JsonLinesSink(sys.stdout, environment=env) if as_json else ChecksPrinter()
+
+    def confirm(the_plan: Plan) -> None:
+        if not as_json:
+            print_plan(the_plan)
+        _confirm(the_plan, yes, as_json)
+
+    return Runner(
+        config,
+        journal,
+        sink=sink,
+        strict=strict,
+        confirm=confirm,
+        lock_ttl=timedelta(minutes=2),
+        options=RolloutOptions(
+            poll=PollPolicy(
+                interval=poll_interval,
+                max_interval=max(poll_interval, 4 * poll_interval),
+                timeout=config.policy.deployment_timeout_minutes * 60.0,
+            )
+        ),
+    )
+
+
+def _finish(result: RolloutResult, as_json: bool, environment: str) -> None:
+    if not as_json:
+        _print_summary(result)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+def promote_command(
+    ctx: typer.Context,
+    source: str = typer.Option(..., "--from", help="The environment that proved the digest."),
+    destination: str = typer.Option(..., "--to", help="The environment to roll it out to."),
+    sidecar: str | None = typer.Option(None, "--sidecar", "-s", help=SIDECAR_HELP),
+    digest: str | None = typer.Option(
+        None, "--digest", help="The digest (default: the one --from runs)."
+    ),
+    move_tag: str | None = typer.Option(
+        None, "--move-tag", help="Move this env-scoped tag (e.g. prod) in --to to the digest."
+    ),
+    pin: bool = typer.Option(False, "--pin", help="Pin mode in --to."),
+    yes: bool = typer.Option(False, "--yes", "-y", help=YES_HELP),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    strict: bool = typer.Option(False, "--strict", help="Refuse on pre-flight warnings."),
+    poll_interval: float = typer.Option(
+        5.0, "--poll-interval", min=0.01, hidden=True, help="First poll interval, seconds."
+    ),
+) -> None:
+    """Roll out to --to the digest --from runs, verified and soaked; else refuse saying why."""
+    config = _config(ctx)
+    mode: Mode = "pin" if pin else "tag"
+    with open_journal(config.journal) as journal:
+        runner = _runner(
+            config,
+            journal,
+            yes=yes,
+            as_json=as_json,
+            strict=strict,
+            env=destination,
+            poll_interval=poll_interval,
+        )
+        with _aws_errors(destination):
+            result = promote(
+                runner,
+                source,
+                destination,
+                sidecar_name=sidecar,
+                digest=digest,
+                move_tag=move_tag,
+                mode=mode,
+            )
+    if result.retag is not None and not as_json:
+        moved = result.retag
+        console.print(
+            f"{destination}: {moved.repository}:{moved.tag} -> {short_digest(moved.digest_after)} "
+            f"(was {short_digest(moved.digest_before)})",
+            highlight=False,
+        )
+    _finish(result.rollout, as_json, destination)
+
+
+def rollback_command(
+    ctx: typer.Context,
+    env: str = typer.Option(..., "--env", "-e", help=ENV_HELP),
+    to: str = typer.Option(
+        "previous", "--to", help="'previous' (journal, else ECS revisions, else ECR) or a digest."
+    ),
+    sidecar: str | None = typer.Option(None, "--sidecar", "-s", help=SIDECAR_HELP),
+    pin: bool = typer.Option(False, "--pin", help="Return each service to its revision before."),
+    yes: bool = typer.Option(False, "--yes", "-y", help=YES_HELP),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    strict: bool = typer.Option(False, "--strict", help="Refuse on pre-flight warnings."),
+    poll_interval: float = typer.Option(
+        5.0, "--poll-interval", min=0.01, hidden=True, help="First poll interval, seconds."
+    ),
+) -> None:
+    """Return the environment to the previous digest (re-tag, then roll out and verify)."""
+    config = _config(ctx)
+    mode: Mode = "pin" if pin else "tag"
+    with open_journal(config.journal) as journal:
+        runner = _runner(
+            config,
+            journal,
+            yes=yes,
+            as_json=as_json,
+            strict=strict,
+            env=env,
+            poll_interval=poll_interval,
+        )
+        with _aws_errors(env):
+            result = rollback(runner, env, sidecar_name=sidecar, to=to, mode=mode)
+    if as_json:
+        summary = {
+            "event": "rollback",
+            "environment": env,
+            "digest": result.digest,
+            "digest_before": result.digest_before,
+            "found_in": result.found_in,
+            "ok": result.rollout.ok,
+        }
+        sys.stdout.write(json.dumps(summary) + "\n")  # one line, like the events before it
+    else:
+        console.print(
+            f"{env}: rolled back to {short_digest(result.digest)} "
+            f"(previous digest from {result.found_in})",
+            highlight=False,
+        )
+    _finish(result.rollout, as_json, env)
+
+
+@contextmanager
+def _aws_errors(environment: str) -> Iterator[None]:
+    """AWS refusals and a lost lock as one line, as `fleetpatch rollout` reports them."""
+    try:
+        yield
+    except LockLost as exc:
+        raise EnvironmentFailure(environment, f"{exc}: stopped") from exc
+    except (ClientError, BotoCoreError) as exc:
+        failure = explain(environment, exc)
+        if failure is None:
+            raise
+        raise failure from exc
