@@ -28,6 +28,10 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "talk"
 # Simulated seconds per real second: a 30-second task start takes 0.1 s.
 TIME_SCALE = 300.0
 
+# The simulator runs 300x, so a deployment takes a fraction of a second: poll that often
+# (against AWS the default is 5 s, backing off).
+FAST_POLL = ["--poll-interval", "0.1"]
+
 console = Console()
 
 
@@ -37,26 +41,111 @@ def main() -> int:
         tempfile.TemporaryDirectory(prefix="fleetpatch-demo-") as workdir,
         Simulator(scenario, time_scale=TIME_SCALE) as sim,
     ):
-        config = _config_for(sim, Path(workdir))
+        demo = Demo(sim, Path(workdir))
+        return demo.tell()
+
+
+class Demo:
+    """The story, step by step; each step is a CLI command a user could type."""
+
+    def __init__(self, sim: Simulator, workdir: Path) -> None:
+        self.sim = sim
+        self.workdir = workdir
+        self.config = _config_for(sim, workdir)
+
+    def tell(self) -> int:
         console.print(
-            f"[bold]fleetpatch demo[/]: the talk's card platform on the local simulator at "
-            f"{sim.endpoint_url} (3 accounts x 12 services, fluent-bit 3.0.3 everywhere, "
-            "3.0.4 pushed and tagged latest on 2026-11-20)",
+            "[bold]fleetpatch demo[/]: the talk's card platform on the local simulator at "
+            f"{self.sim.endpoint_url}: 3 accounts x 12 services, fluent-bit 3.0.3 "
+            "(CVE-2024-4323, critical) everywhere, 3.0.4 pushed and tagged latest on 2026-11-20",
             highlight=False,
         )
-        steps: list[tuple[str, list[str]]] = [
+        act_one: list[tuple[str, list[str], int]] = [
             (
-                "What runs where: every service's fluent-bit digest, read from its tasks",
-                ["inventory"],
+                "1. What runs where (dev shown; every task's digest is read)",
+                ["inventory", "--env", "dev"],
+                0,
             ),
-            ("The one-screen summary", ["status"]),
+            ("2. The one-screen summary, nearest deadline first", ["status"], 0),
+            (
+                "3. Which findings the running digest has, and whether the target fixes them",
+                ["findings", "--env", "prod", "--severity", "critical,high"],
+                0,
+            ),
+            ("4. The plan for dev: a canary first, then waves", ["plan", "--env", "dev"], 0),
+            (
+                "5. Roll out dev: deploy, wait, verify every task",
+                ["rollout", "--env", "dev", "--yes", *FAST_POLL],
+                0,
+            ),
+            (
+                "6. Roll out stg (it requires dev to have proven the digest)",
+                ["rollout", "--env", "stg", "--yes", *FAST_POLL],
+                0,
+            ),
+            (
+                "7. Promote to prod: only what stg verified",
+                ["promote", "--from", "stg", "--to", "prod", "--yes", *FAST_POLL],
+                0,
+            ),
+            ("8. Every service in every environment runs 3.0.4", ["status"], 0),
         ]
-        for title, argv in steps:
-            code = _step(title, ["--config", str(config), *argv])
-            if code not in (0,):
-                console.print(f"[red]step failed with exit code {code}[/]")
-                return code
-    return 0
+        if not self._act(act_one):
+            return 1
+
+        bad = self.sim.push_image(
+            "dev",
+            "fluent-bit",
+            {"tags": ["3.0.5-badc0de", "latest"], "fails": "fluent-bit exited: SIGSEGV"},
+        )
+        console.print(
+            f"\n[bold]A new build, 3.0.5-badc0de ({bad[:19]}…), is pushed to dev as latest. "
+            "Its tasks crash on start.[/]",
+            highlight=False,
+        )
+        act_two: list[tuple[str, list[str], int]] = [
+            (
+                "9. Roll out dev: the canary fails, the rollout halts, the rest is untouched",
+                ["rollout", "--env", "dev", "--yes", *FAST_POLL],
+                1,
+            ),
+            (
+                "10. Roll back dev to the previous digest (re-tag, redeploy, verify)",
+                ["rollback", "--env", "dev", "--yes", *FAST_POLL],
+                0,
+            ),
+            (
+                "11. dev is back on 3.0.4, and latest points at it again",
+                ["status", "--env", "dev"],
+                0,
+            ),
+            ("12. The journal is intact", ["journal", "verify"], 0),
+        ]
+        if not self._act(act_two):
+            return 1
+
+        report = self.workdir / "report.html"
+        kept = Path.cwd() / "out" / "demo-report.html"
+        kept.parent.mkdir(exist_ok=True)
+        if not self._step(
+            "13. The auditor's evidence: one self-contained HTML file",
+            ["report", "--format", "html", "--output", str(report)],
+            0,
+        ):
+            return 1
+        kept.write_bytes(report.read_bytes())
+        console.print(f"\n[bold green]Report written to {kept}[/]", highlight=False)
+        return 0
+
+    def _act(self, steps: list[tuple[str, list[str], int]]) -> bool:
+        return all(self._step(title, argv, expected) for title, argv, expected in steps)
+
+    def _step(self, title: str, argv: Sequence[str], expected: int) -> bool:
+        code = _step(title, ["--config", str(self.config), *argv])
+        if code == expected:
+            return True
+        console.print(f"[red]the demo expected exit code {expected}, got {code}[/]")
+        return False
 
 
 def _step(title: str, argv: Sequence[str]) -> int:
@@ -71,6 +160,9 @@ def _config_for(sim: Simulator, workdir: Path) -> Path:
     text = (EXAMPLE / "fleetpatch.toml").read_text(encoding="utf-8")
     text = text.replace("http://127.0.0.1:4599", sim.endpoint_url)
     text = f'journal = "{workdir / "journal.sqlite"}"\n\n' + text
+    # The simulator runs 300x faster than the clock fleetpatch reads, so the demo does not
+    # wait out a real soak time before promoting.
+    text = text.replace("soak_minutes = 30", "soak_minutes = 0")
     path = workdir / "fleetpatch.toml"
     path.write_text(text, encoding="utf-8")
     return path

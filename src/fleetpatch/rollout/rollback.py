@@ -73,7 +73,9 @@ def rollback(
             digest, found_in = resolve_target(env, sidecar, digest=to).digest, "--to"
         else:
             digest, found_in = find_previous(entries, env, sidecar, current, ecs)
-        if digest == current:
+        # Already running it is not enough in tag mode: the moving tag must point back too,
+        # or the next deployment (or scale-out) pulls the bad digest again.
+        if digest == current and (mode == "pin" or _tag_digest(env, sidecar) == digest):
             raise UserError(f"{environment} already runs {short_digest(digest)}: nothing to undo")
         target = _target(env, sidecar, digest, found_in, mode)
         the_plan = plan(snapshot, environment, sidecar, target, config.policy, mode)
@@ -115,6 +117,12 @@ def rollback(
     return RollbackResult(digest, current, found_in, the_plan, result, moved, revisions)
 
 
+def _tag_digest(env: EnvironmentSnapshot, sidecar: Sidecar) -> str | None:
+    repository = env.repository(sidecar.repository)
+    image = repository.tagged(sidecar.tag) if repository is not None else None
+    return image.digest if image is not None else None
+
+
 def current_digest(env: EnvironmentSnapshot, sidecar: Sidecar) -> str | None:
     """The digest most of the environment's sidecar tasks run now."""
     counts: Counter[str] = Counter()
@@ -133,8 +141,11 @@ def find_previous(
     ecs: ECSClient,
 ) -> tuple[str, str]:
     """(digest, where it was found). Raises UserError when no source knows one."""
+    # The journal knows what ran before the last forward rollout. That is the answer even when
+    # the fleet already runs it again (a circuit breaker rolled the canary back): the moving tag
+    # still points at the bad digest and must go back.
     from_journal = previous_digest(entries, env.name, None)
-    if from_journal and from_journal != current:
+    if from_journal:
         return from_journal, "journal"
     from_ecs = previous_from_revisions(ecs, env, sidecar, current)
     if from_ecs:
