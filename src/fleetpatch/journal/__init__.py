@@ -19,7 +19,12 @@ from fleetpatch.journal.model import (
     current_user,
     default_lock_owner,
 )
-from fleetpatch.journal.queries import previous_digest, started_deployments, verified_services
+from fleetpatch.journal.queries import (
+    failed_services,
+    previous_digest,
+    started_deployments,
+    verified_services,
+)
 from fleetpatch.journal.sqlite import SqliteJournal
 from fleetpatch.journal.store import JournalStore
 
@@ -40,6 +45,7 @@ __all__ = [
     "current_user",
     "default_journal_path",
     "default_lock_owner",
+    "failed_services",
     "open_journal",
     "previous_digest",
     "started_deployments",

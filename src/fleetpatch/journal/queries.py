@@ -39,6 +39,17 @@ def verified_services(entries: Iterable[Entry], environment: str, target_digest:
     }
 
 
+def failed_services(entries: Iterable[Entry], environment: str, target_digest: str) -> set[str]:
+    """Services whose latest state is `failed` on the target: a rerun leaves them alone unless
+    told to retry (so one target never gets a second deployment by accident)."""
+    latest = _latest_states(entries, environment)
+    return {
+        service
+        for service, entry in latest.items()
+        if entry.kind is EntryKind.FAILED and _target(entry) == target_digest
+    }
+
+
 def started_deployments(
     entries: Iterable[Entry], environment: str, target_digest: str
 ) -> dict[str, str]:

@@ -38,6 +38,7 @@ from fleetpatch.journal import (
     Lock,
     NewEntry,
     current_user,
+    failed_services,
     started_deployments,
     verified_services,
 )
@@ -231,7 +232,7 @@ class Rollout:
         entries = self.journal.entries(environment=self.plan.environment)
         verified = verified_services(entries, self.plan.environment, self.target)
         started = started_deployments(entries, self.plan.environment, self.target)
-        failed = _failed_for_target(entries, self.plan.environment, self.target)
+        failed = failed_services(entries, self.plan.environment, self.target)
         live = ecs_api.describe_services(self.ecs, [s.key for s in steps])
         revisions = self._live_revisions(live)
         decisions = {}
@@ -619,24 +620,3 @@ def _aws_message(exc: Exception) -> str:
         error = exc.response.get("Error", {})
         return f"{exc.operation_name}: {error.get('Code', '')}: {error.get('Message', '')}"
     return str(exc)
-
-
-def _failed_for_target(entries: Sequence[Entry], environment: str, target: str) -> set[str]:
-    """Services whose latest state record for this environment is `failed` on the target."""
-    state_kinds = {
-        EntryKind.DEPLOYMENT_STARTED,
-        EntryKind.DEPLOYMENT_COMPLETED,
-        EntryKind.VERIFIED,
-        EntryKind.FAILED,
-        EntryKind.ROLLBACK_STARTED,
-        EntryKind.ROLLBACK_COMPLETED,
-    }
-    latest: dict[str, Entry] = {}
-    for entry in entries:
-        if entry.environment == environment and entry.service and entry.kind in state_kinds:
-            latest[entry.service] = entry
-    return {
-        service
-        for service, entry in latest.items()
-        if entry.kind is EntryKind.FAILED and (entry.target_digest or entry.digest_after) == target
-    }
