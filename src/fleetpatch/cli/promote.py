@@ -34,6 +34,7 @@ from fleetpatch.rollout.events import Event, EventSink, JsonLinesSink
 from fleetpatch.rollout.executor import RolloutOptions, RolloutResult
 from fleetpatch.rollout.plan import Mode, Plan
 from fleetpatch.rollout.promote import promote
+from fleetpatch.rollout.retag import Retag
 from fleetpatch.rollout.rollback import rollback
 from fleetpatch.rollout.runner import Runner
 from fleetpatch.rollout.waits import PollPolicy
@@ -146,13 +147,17 @@ def promote_command(
                 mode=mode,
             )
     if result.retag is not None and not as_json:
-        moved = result.retag
-        console.print(
-            f"{destination}: {moved.repository}:{moved.tag} -> {short_digest(moved.digest_after)} "
-            f"(was {short_digest(moved.digest_before)})",
-            highlight=False,
-        )
+        _print_retag(destination, result.retag)
     _finish(result.rollout, as_json, destination)
+
+
+def _print_retag(environment: str, moved: Retag) -> None:
+    """`dev: fluent-bit:latest -> sha256:93d3fbbd… (was sha256:1f2e3d4c…)`."""
+    console.print(
+        f"{environment}: {moved.repository}:{moved.tag} -> {short_digest(moved.digest_after)} "
+        f"(was {short_digest(moved.digest_before)})",
+        highlight=False,
+    )
 
 
 def rollback_command(
@@ -196,6 +201,8 @@ def rollback_command(
         }
         sys.stdout.write(json.dumps(summary) + "\n")  # one line, like the events before it
     else:
+        if result.retag is not None:
+            _print_retag(env, result.retag)
         console.print(
             f"{env}: rolled back to {short_digest(result.digest)} "
             f"(previous digest from {result.found_in})",
