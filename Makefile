@@ -22,8 +22,8 @@ demo: $(VENV)/.installed
 	$(BIN)/python -m fleetpatch.demo
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench tools
+	$(BIN)/ruff format --check src tests bench tools
 
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy src
