@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from fleetpatch.sim.clock import SimClock
 from fleetpatch.sim.ecs import EcsSimulator
 from fleetpatch.sim.ecs.models import split_image
-from fleetpatch.sim.protocol import AwsError
+from fleetpatch.sim.protocol import AwsError, TaskFailure
 
 ACCOUNT = "111111111111"
 REGION = "eu-west-1"
@@ -57,9 +57,9 @@ class FakeFailures:
 
     def task_failure(
         self, account: str, region: str, cluster: str, service: str, digests: dict[str, str]
-    ) -> str | None:
+    ) -> TaskFailure | None:
         self.calls.append((account, region, cluster, service, dict(digests)))
-        return self.reason if self.bad & set(digests.values()) else None
+        return TaskFailure(self.reason) if self.bad & set(digests.values()) else None
 
 
 class Env:

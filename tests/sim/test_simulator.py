@@ -99,11 +99,12 @@ def test_a_failing_digest_trips_the_circuit_breaker_and_rolls_back(
     assert described["deploymentCircuitBreaker"]["status"] == "TRIGGERED"
     assert sidecar_digests(ecs) == before, "the rollback returned to the old digest"
     stopped = ecs.list_tasks(cluster="main", serviceName="api", desiredStatus="STOPPED")
-    reasons = [
-        t.get("stoppedReason", "")
-        for t in ecs.describe_tasks(cluster="main", tasks=stopped["taskArns"][:100])["tasks"]
-    ]
-    assert any("exit code 139" in reason for reason in reasons)
+    tasks = ecs.describe_tasks(cluster="main", tasks=stopped["taskArns"][:100])["tasks"]
+    failed = [t for t in tasks if t.get("stopCode") == "EssentialContainerExited"]
+    assert failed, "the failed tasks are reported as ECS reports them"
+    assert failed[0]["stoppedReason"] == "Essential container in task exited"
+    sidecar = next(c for c in failed[0]["containers"] if c["name"] == "log_router")
+    assert sidecar["reason"] == "exit code 139" and sidecar["exitCode"] == 1
 
 
 def test_injected_throttling_surfaces_as_a_client_error(sim: Simulator) -> None:

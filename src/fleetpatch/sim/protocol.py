@@ -3,6 +3,7 @@ failure rules, and answers with AWS-shaped errors."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 
@@ -25,12 +26,23 @@ class ImageLookup(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class TaskFailure:
+    """Why a new task fails. A reason ECS gives before the containers start (for example
+    `CannotPullContainerError: ...`) stops the task as TaskFailedToStart with that reason;
+    any other reason is the exit of `container` (the first essential one when None): the task
+    stops with "Essential container in task exited" and the container carries the reason."""
+
+    reason: str
+    container: str | None = None
+
+
 class FailureRules(Protocol):
     """Which new tasks fail, as a scenario or a test marked them."""
 
     def task_failure(
         self, account: str, region: str, cluster: str, service: str, digests: dict[str, str]
-    ) -> str | None:
-        """The stopped reason for a new task of `service` whose containers run `digests`
-        (container name -> digest), or None when the task starts healthy."""
+    ) -> TaskFailure | None:
+        """Why a new task of `service` whose containers run `digests` (container name ->
+        digest) fails, or None when the task starts healthy."""
         ...

@@ -20,7 +20,7 @@ from fleetpatch.sim import scenario as sc
 from fleetpatch.sim.clock import SimClock
 from fleetpatch.sim.ecs import EcsSimulator
 from fleetpatch.sim.faults import FaultInjector
-from fleetpatch.sim.protocol import AwsError
+from fleetpatch.sim.protocol import AwsError, TaskFailure
 from fleetpatch.sim.registry import Registry, patch_moto
 from fleetpatch.sim.server import SimApp
 
@@ -56,16 +56,14 @@ class FailureMarks:
 
     def task_failure(
         self, account: str, region: str, cluster: str, service: str, digests: dict[str, str]
-    ) -> str | None:
+    ) -> TaskFailure | None:
         with self._lock:
             reason = self.services.get((account, region, cluster, service))
             if reason:
-                return reason
+                return TaskFailure(reason)
             for container, digest in digests.items():
                 if digest in self.digests:
-                    return (
-                        f"Essential container in task exited ({container}: {self.digests[digest]})"
-                    )
+                    return TaskFailure(self.digests[digest], container)
         return None
 
     def mark_digest(self, digest: str, reason: str) -> None:

@@ -35,7 +35,7 @@ from fleetpatch.sim.ecs.models import (
     TaskDefinition,
     split_image,
 )
-from fleetpatch.sim.protocol import AwsError, FailureRules, ImageLookup
+from fleetpatch.sim.protocol import AwsError, FailureRules, ImageLookup, TaskFailure
 
 CIRCUIT_BREAKER_REASON = "ECS deployment circuit breaker: tasks failed to start."
 
@@ -429,11 +429,11 @@ class RolloutEngine:
         failure = self._pull(task)
         if failure is None:
             digests = {c.name: c.digest or "" for c in task.containers}
-            reason = self.failures.task_failure(
+            rule = self.failures.task_failure(
                 service.account, service.region, service.cluster_name, service.name, digests
             )
-            if reason is not None:
-                failure = self._container_failure(task, reason)
+            if rule is not None:
+                failure = self._container_failure(task, rule)
         if failure is None:
             task.last_status = "RUNNING"
             task.started_at = t
@@ -468,20 +468,17 @@ class RolloutEngine:
                 return "TaskFailedToStart", reason
         return None
 
-    def _container_failure(self, task: Task, reason: str) -> tuple[str, str]:
-        """Mark the container the failure rule blames: the essential one it names, else the
-        first essential one."""
-        code = (
-            "TaskFailedToStart"
-            if reason.startswith(FAILED_TO_START_PREFIXES)
-            else "EssentialContainerExited"
-        )
+    def _container_failure(self, task: Task, rule: TaskFailure) -> tuple[str, str]:
+        """(stopCode, stoppedReason) as ECS reports them: a failure to start is the task's
+        reason; an exit is "Essential container in task exited", with the exiting container
+        (the one the rule names, else the first essential one) carrying the reason."""
+        if rule.reason.startswith(FAILED_TO_START_PREFIXES):
+            return "TaskFailedToStart", rule.reason
         essential = [c for c in task.containers if c.essential] or task.containers
-        blamed = next((c for c in essential if c.name and c.name in reason), essential[0])
-        blamed.reason = reason
-        if code == "EssentialContainerExited":
-            blamed.exit_code = 1
-        return code, reason
+        blamed = next((c for c in essential if c.name == rule.container), essential[0])
+        blamed.reason = rule.reason
+        blamed.exit_code = 1
+        return "EssentialContainerExited", "Essential container in task exited"
 
     def _on_task_failed(self, account: EcsAccount, service: Service, task: Task, t: float) -> None:
         deployment = task.deployment
