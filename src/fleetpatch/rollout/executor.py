@@ -499,7 +499,13 @@ class Rollout:
                 self._sd_arns.get(step.key),
             )
         if report.rolled_back:
-            reason += " (the deployment circuit breaker rolled the service back)"
+            # ECS's own words first: why the deployment failed, then that it rolled back.
+            why = report.deployment_status_reason or "the deployment circuit breaker tripped"
+            reason = (
+                f"deployment {outcome.deployment_id} failed: {why}; ECS rolled the service back"
+            )
+        if report.stopped_reasons:
+            reason += f"; tasks stopped: {report.stopped_reasons[0]}"
         details: dict[str, Any] = {"wave": wave, "reason": reason, **report.to_json()}
         self._record(
             EntryKind.FAILED,
