@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,8 @@ from typing import Any
 
 import boto3
 import yaml
+
+from fleetpatch.sim.process import free_port, served, wait_for_port
 
 
 def fleet(services: int) -> dict[str, Any]:
@@ -139,12 +140,6 @@ def ecr_call(ecr: Any) -> Callable[[], Any]:
     return lambda: ecr.describe_images(repositoryName="fluent-bit")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def plain_moto_ecr(seconds: float, threads: int) -> Measured:
     port = free_port()
     process = subprocess.Popen(
@@ -153,7 +148,7 @@ def plain_moto_ecr(seconds: float, threads: int) -> Measured:
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_for_port(port)
+        wait_for_port(port, process=process)
         url = f"http://127.0.0.1:{port}"
 
         def make(_: int) -> Any:
@@ -178,43 +173,6 @@ def plain_moto_ecr(seconds: float, threads: int) -> Measured:
     finally:
         process.terminate()
         process.wait(timeout=10)
-
-
-def serve(scenario: dict[str, Any], port: int) -> subprocess.Popen[bytes]:
-    """The simulator in its own process, as `fleetpatch sim serve` runs it: the clients of
-    this benchmark must not share its interpreter (and GIL), or they would measure boto3."""
-    path = Path(tempfile.mkdtemp()) / "fleet.yaml"
-    path.write_text(yaml.safe_dump(scenario))
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "fleetpatch",
-            "sim",
-            "serve",
-            "--scenario",
-            str(path),
-            "--port",
-            str(port),
-            "--time-scale",
-            "0",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    wait_for_port(port)
-    return process
-
-
-def wait_for_port(port: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"nothing answered on port {port} within {timeout:g} s")
 
 
 def assumed_client(service: str, url: str, account: str) -> Any:
@@ -245,12 +203,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4)
     args = parser.parse_args()
 
-    port = free_port()
+    scenario = Path(tempfile.mkdtemp()) / "fleet.yaml"
+    scenario.write_text(yaml.safe_dump(fleet(args.services)))
     started = time.monotonic()
-    server = serve(fleet(args.services), port)
-    seeded = time.monotonic() - started
-    url = f"http://127.0.0.1:{port}"
-    try:
+    # The simulator in its own process: the benchmark's boto3 clients must not share its
+    # interpreter (and GIL), or they would measure boto3.
+    with served(scenario) as server:
+        seeded = time.monotonic() - started
+        url = server.endpoint_url
         names = [f"svc-{i:04d}" for i in range(args.services)]
         clients = [
             (assumed_client("ecs", url, "111111111111"), assumed_client("ecr", url, "111111111111"))
@@ -267,9 +227,6 @@ def main() -> None:
         mix = measure(pid, seconds, threads, mixed)
         ecs_only = measure(pid, seconds, threads, lambda i: ecs_mix(clients[i][0], names))
         ecr_only = measure(pid, seconds, threads, lambda i: ecr_call(clients[i][1]))
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
     moto_ecr = plain_moto_ecr(args.seconds, args.threads)
 
     print(f"fleet: {args.services} services x 2 tasks, served after {seeded:.1f} s")

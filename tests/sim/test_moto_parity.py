@@ -7,10 +7,8 @@ go to both; values differ (digests, times), the shape of every answer must not.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +16,7 @@ import boto3
 import pytest
 
 from fleetpatch.sim import Simulator
+from fleetpatch.sim.process import free_port, wait_for_port
 from fleetpatch.sim.simulator import client
 from tests.conftest import small_scenario
 
@@ -41,28 +40,16 @@ MANIFEST = json.dumps(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def plain_moto() -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    wait_for_port(port, process=process)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.1)
     yield url
     process.terminate()
     process.wait(timeout=10)

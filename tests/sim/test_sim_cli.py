@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +12,7 @@ from pathlib import Path
 import boto3
 import pytest
 
+from fleetpatch.sim.process import Served, served
 from tests.conftest import TALK_SCENARIO
 
 
@@ -26,42 +25,14 @@ def fleetpatch(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[s
     )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for(port: int) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError(f"nothing listens on {port}")
-
-
 @pytest.fixture
-def served() -> Iterator[int]:
-    port = free_port()
-    command = ["sim", "serve", "--scenario", str(TALK_SCENARIO), "--port", str(port)]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "fleetpatch", *command, "--time-scale", "0"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for(port)
-        yield port
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+def served_talk() -> Iterator[Served]:
+    with served(TALK_SCENARIO) as simulator:
+        yield simulator
 
 
-def test_served_simulator_answers_boto3_and_the_control_api(served: int) -> None:
-    url = f"http://127.0.0.1:{served}"
+def test_served_simulator_answers_boto3_and_the_control_api(served_talk: Served) -> None:
+    url = served_talk.endpoint_url
     sts = boto3.client(
         "sts",
         endpoint_url=url,
@@ -88,10 +59,11 @@ def test_served_simulator_answers_boto3_and_the_control_api(served: int) -> None
         assert json.load(answer)["now"].startswith("2026-11-27T10:00:00")
 
 
-def test_a_port_in_use_says_so(served: int) -> None:
-    result = fleetpatch("sim", "serve", "--scenario", str(TALK_SCENARIO), "--port", str(served))
+def test_a_port_in_use_says_so(served_talk: Served) -> None:
+    port = served_talk.endpoint_url.rsplit(":", 1)[1]
+    result = fleetpatch("sim", "serve", "--scenario", str(TALK_SCENARIO), "--port", port)
     assert result.returncode == 2
-    assert f"port {served}" in result.stderr and "already in use" in result.stderr
+    assert f"port {port}" in result.stderr and "already in use" in result.stderr
     assert "Traceback" not in result.stderr
 
 
