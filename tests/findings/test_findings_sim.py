@@ -16,7 +16,7 @@ from fleetpatch.compliance.evidence import gather
 from fleetpatch.findings import findings_view
 from fleetpatch.sim import Simulator
 from tests.conftest import ROOT, small_scenario
-from tests.inventory.helpers import render_config
+from tests.inventory.helpers import MISSING_PROFILE, add_prod, make_unreadable, render_config
 
 TRIVY = ROOT / "tests" / "compliance" / "data" / "trivy-fluent-bit.json"
 PUBLISHED = "2026-10-01T00:00:00Z"
@@ -158,3 +158,27 @@ def test_trivy_report_of_an_image_nobody_runs_is_listed_separately(
         "CVE-2024-4323",
     }
     assert data["running"][0]["source"] == "ecr"  # the running digest keeps its ECR scan
+
+
+@pytest.mark.parametrize("as_json", [True, False])
+def test_an_unreadable_environment_exits_1_after_the_others(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    as_json: bool,
+) -> None:
+    with Simulator(add_prod(scenario("enhanced"))) as sim:
+        path = render_config(sim, tmp_path / "fleetpatch.toml")
+        make_unreadable(path, "333333333333", monkeypatch)
+        code = run(["--config", str(path), "findings", *(["--json"] if as_json else [])])
+    out, err = capsys.readouterr()
+    assert code == 1
+    # dev is still reported in full ...
+    if as_json:
+        (running,) = json.loads(out)["running"]
+        assert running["running_in"] == {"dev": ["main/api", "main/web", "main/worker"]}
+    else:
+        assert "CVE-2026-0001" in out
+    # ... and prod's one line says why it is missing (table mode also notes dev's target).
+    (line,) = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert line.startswith(f"error: prod: AWS profile '{MISSING_PROFILE}' not found")

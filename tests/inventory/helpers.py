@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from fleetpatch.config import Config, load_config
 from fleetpatch.sim import Simulator
@@ -52,3 +55,25 @@ def _toml(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(_toml(v) for v in value) + "]"
     return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+MISSING_PROFILE = "fleetpatch-missing"
+
+
+def add_prod(scenario: dict[str, Any]) -> dict[str, Any]:
+    """`scenario` with a copy of its first environment as `prod` (account 333333333333)."""
+    prod = json.loads(json.dumps(scenario["environments"][0]))
+    prod.update(name="prod", account="333333333333")
+    scenario["environments"].append(prod)
+    return scenario
+
+
+def make_unreadable(config: Path, account: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point `account`'s environment in `config` at an AWS profile that does not exist, the
+    commonest way an environment cannot be read (and one that fails without a network)."""
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config.parent / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(config.parent / "no-aws-credentials"))
+    role = f'credentials = {{ role_arn = "arn:aws:iam::{account}:role/fleetpatch" }}'
+    text = config.read_text(encoding="utf-8")
+    assert role in text, f"no role credentials for {account} in {config}"
+    config.write_text(text.replace(role, f'credentials = {{ profile = "{MISSING_PROFILE}" }}'))

@@ -8,7 +8,7 @@ import typer
 from rich.box import SIMPLE
 from rich.table import Table
 
-from fleetpatch.cli.output import console, print_error, print_json, print_note
+from fleetpatch.cli.output import console, exit_if_unread, print_json, print_note
 from fleetpatch.compliance.evidence import DEFAULT_SEVERITIES, SOURCES, SourceName, gather
 from fleetpatch.compliance.model import parse_severities
 from fleetpatch.config import Config
@@ -75,11 +75,7 @@ def findings_command(
         print_json(view.to_json())
     else:
         _print(view)
-    failed = [e for e in evidence.snapshot.environments if e.error]
-    for failed_env in failed:
-        print_error(f"{failed_env.name}: {failed_env.error}")
-    if failed:
-        raise typer.Exit(1)
+    exit_if_unread((e.name, e.error) for e in evidence.snapshot.environments)
 
 
 def _print(view: FindingsView) -> None:

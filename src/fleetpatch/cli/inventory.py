@@ -17,7 +17,13 @@ import typer
 from rich.box import SIMPLE
 from rich.table import Table
 
-from fleetpatch.cli.output import console, print_error, print_json, print_note, print_warning
+from fleetpatch.cli.output import (
+    console,
+    exit_if_unread,
+    print_json,
+    print_note,
+    print_warning,
+)
 from fleetpatch.config import Config
 from fleetpatch.core.images import short_digest, version_label
 from fleetpatch.core.snapshot import (
@@ -54,12 +60,7 @@ def _config(ctx: typer.Context) -> Config:
 
 def _report_failures(snapshot: Snapshot, extra: Iterable[tuple[str, str]] = ()) -> None:
     """Each failed environment's one line on stderr, then exit 1 if there was any."""
-    failures = [(env.name, env.error) for env in snapshot.failed if env.error]
-    failures.extend(extra)
-    for name, message in failures:
-        print_error(f"{name}: {message}")
-    if failures:
-        raise typer.Exit(1)
+    exit_if_unread([*((env.name, env.error) for env in snapshot.failed), *extra])
 
 
 # --- inventory ----------------------------------------------------------------------------------

@@ -8,8 +8,10 @@ terminal width, so that logs and tests can rely on it.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
+import typer
 from rich.console import Console
 from rich.text import Text
 
@@ -40,3 +42,16 @@ def _say(prefix: str, style: str, message: str) -> None:
     # markup/highlight off: a message may contain [brackets] from paths like environments[1].
     text = Text.assemble((prefix, style), message.replace("\n", " "))
     err_console.print(text, soft_wrap=True, markup=False, highlight=False)
+
+
+def exit_if_unread(failures: Iterable[tuple[str, str | None]]) -> None:
+    """Each unread environment's one-line error on stderr, then exit 1 if there was any.
+
+    Called after the command wrote what it could: the environments that were read are still
+    worth having, but a script must not mistake a partial result for a whole one.
+    """
+    unread = [(name, error) for name, error in failures if error]
+    for name, error in unread:
+        print_error(f"{name}: {error}")
+    if unread:
+        raise typer.Exit(1)

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import typer
 
-from fleetpatch.cli.output import print_note
+from fleetpatch.cli.output import exit_if_unread, print_note
 from fleetpatch.config import Config
 from fleetpatch.report import FORMATS, get_format
 from fleetpatch.report.model import Period
-from fleetpatch.report.write import write_report
+from fleetpatch.report.write import make_report, save_report
 
 ENV_HELP = "Only this environment (repeatable). Default: all."
 
@@ -47,5 +47,8 @@ def report_command(
     get_format(fmt)
     chosen = Period.parse(period) if period is not None else None
     config = _config(ctx)
-    path = write_report(config, chosen, fmt, output, environments=env or None, sidecar=sidecar)
+    report = make_report(config, chosen, environments=env or None, sidecar=sidecar)
+    path = save_report(report, fmt, output)
     print_note(f"report written to {path}")
+    # The file is still written: it says "not read" for those environments itself.
+    exit_if_unread((e.name, e.error) for e in report.environments)

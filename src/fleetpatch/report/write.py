@@ -48,7 +48,7 @@ def write_report(
     now: datetime | None = None,
 ) -> Path:
     """Write the report and return its path (default: ./fleetpatch-report-<period>.<ext>)."""
-    renderer = get_format(fmt)  # a bad format fails before any AWS call
+    get_format(fmt)  # a bad format fails before any AWS call
     if isinstance(period, str):
         period = Period.parse(period)
     report = make_report(
@@ -60,6 +60,15 @@ def write_report(
         today=today,
         now=now,
     )
+    return save_report(report, fmt, output)
+
+
+def save_report(report: Report, fmt: str, output: Path | None = None) -> Path:
+    """Render a built report and write it (default: ./fleetpatch-report-<period>.<ext>).
+
+    Separate from `write_report` so the CLI keeps the model: it says which environments
+    could not be read after the file is written."""
+    renderer = get_format(fmt)
     path = output or Path(f"fleetpatch-report-{report.period.label}.{renderer.extension}")
     try:
         path.write_text(renderer.render(report), encoding="utf-8")
