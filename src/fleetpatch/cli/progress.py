@@ -123,6 +123,8 @@ def _line(kind: str, data: dict[str, Any]) -> str | None:
         canary = " (canary)" if data["canary"] else ""
         return f"wave {data['wave']}{canary}: {', '.join(data['services'])}"
     if kind == "deployment_started":
+        if data.get("found"):
+            return f"  {data['service']}: found deployment {data['deployment_id']}, {data['found']}"
         verb = "waiting for" if data.get("adopted") else "started"
         return f"  {data['service']}: {verb} deployment {data['deployment_id']}"
     if kind == "verified":

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from datetime import datetime
 
 from fleetpatch.journal.model import Entry, EntryKind
 
@@ -119,3 +120,30 @@ def _latest_states(entries: Iterable[Entry], environment: str) -> dict[str, Entr
             # A rollback of the whole environment resets every service's state.
             latest = dict.fromkeys(latest, entry)
     return latest
+
+
+def first_plan_time(
+    entries: Iterable[Entry], environment: str, target_digest: str
+) -> datetime | None:
+    """When fleetpatch first planned a rollout of the environment to the target: no deployment
+    to the target that ECS created before this can be one of fleetpatch's."""
+    times = [
+        entry.timestamp
+        for entry in entries
+        if entry.kind is EntryKind.PLAN
+        and entry.environment == environment
+        and _target(entry) == target_digest
+    ]
+    return min(times, default=None)
+
+
+def ever_started(entries: Iterable[Entry], environment: str, target_digest: str) -> set[str]:
+    """Services with any `deployment_started` to the target, whatever happened after it."""
+    return {
+        entry.service
+        for entry in entries
+        if entry.kind is EntryKind.DEPLOYMENT_STARTED
+        and entry.environment == environment
+        and entry.service is not None
+        and _target(entry) == target_digest
+    }

@@ -10,7 +10,8 @@ for each service does what is still needed, never more:
 |---|---|
 | a deployment to the target in progress (journaled, or seen in ECS) | waits for it |
 | the service on the target, journaled `verified` | skips it |
-| the service on the target, not journaled `verified` | verifies and records it |
+| the service on the target, not journaled `verified` | verifies and records it (and first |
+| | journals as started a deployment a killed run never journaled: `_adopt_completed`) |
 | the latest record for the target is `failed` (no `--retry-failed`) | counts it failed |
 | anything else | starts one deployment |
 
@@ -26,6 +27,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +45,7 @@ from fleetpatch.journal import (
     verified_services,
 )
 from fleetpatch.journal.model import Entry
+from fleetpatch.journal.queries import ever_started, first_plan_time
 from fleetpatch.rollout import ecs as ecs_api
 from fleetpatch.rollout.events import Event, EventSink, NullSink
 from fleetpatch.rollout.pin import PinError, pin_request
@@ -389,8 +392,7 @@ class Rollout:
                 self._emit(
                     "failed", {"service": step.key, "reason": decision.reason, "earlier": True}
                 )
-        if to_record:
-            self._verify_and_record(to_record, {}, wave.index, note="already on the target")
+        self._verify_unrecorded(to_record, wave.index)
 
     def _wait(self, tracked: list[Tracked]) -> dict[str, Outcome]:
         if not tracked:
@@ -543,7 +545,81 @@ class Rollout:
             if step.key in verified:
                 self._skip(step.key, "already verified on the target")
         missing = [s for s in done if s.key not in verified]
-        self._verify_and_record(missing, {}, 0, note="already on the target")
+        self._verify_unrecorded(missing, 0)
+
+    def _verify_unrecorded(self, steps: Sequence[ServiceStep], wave: int) -> None:
+        """Services found on the target that the journal doesn't record as verified there."""
+        if not steps:
+            return
+        services = ecs_api.describe_services(self.ecs, [s.key for s in steps])
+        deployments = self._adopt_completed(steps, services, wave)
+        self._verify_and_record(
+            steps, services, wave, deployments=deployments, note="already on the target"
+        )
+
+    def _adopt_completed(
+        self,
+        steps: Sequence[ServiceStep],
+        services: Mapping[str, dict[str, Any] | None],
+        wave: int,
+    ) -> dict[str, str]:
+        """Journal the deployments a killed run started but never journaled; key -> id.
+
+        A run killed between UpdateService and its `deployment_started` leaves a deployment the
+        journal never saw. When it completes before the rerun reads the fleet, the service just
+        looks "already on the target". Its PRIMARY deployment is that one when ECS created it
+        after fleetpatch first planned this target and no `deployment_started` to the target is
+        journaled for the service; a service that was on the target before any plan keeps none.
+        """
+        entries = self.journal.entries(environment=self.plan.environment)
+        since = first_plan_time(entries, self.plan.environment, self.target)
+        if since is None:
+            return {}
+        journaled = ever_started(entries, self.plan.environment, self.target)
+        adopted = {}
+        for step in steps:
+            service = services.get(step.key)
+            current = ecs_api.primary(service or {})
+            if step.key in journaled or current is None or not _created_since(current, since):
+                continue
+            adopted[step.key] = self._record_adopted_completed(step, current, service or {}, wave)
+        return adopted
+
+    def _record_adopted_completed(
+        self, step: ServiceStep, current: dict[str, Any], service: dict[str, Any], wave: int
+    ) -> str:
+        deployment_id = str(current.get("id", ""))
+        found = "completed before this run saw it"
+        details: dict[str, Any] = {
+            "wave": wave,
+            "mode": self.plan.mode,
+            "adopted": True,
+            "found": found,
+        }
+        if service.get("currentServiceDeployment"):
+            details["service_deployment_arn"] = service["currentServiceDeployment"]
+        # The plan read the service on the target already: what it ran before is unknown here.
+        before = step.digest_before if step.digest_before != self.target else None
+        self._record(
+            EntryKind.DEPLOYMENT_STARTED,
+            service=step.key,
+            digest_before=before,
+            deployment_id=deployment_id,
+            details=details,
+        )
+        self._emit(
+            "deployment_started",
+            {
+                "service": step.key,
+                "wave": wave,
+                "deployment_id": deployment_id,
+                "digest_before": before,
+                "mode": self.plan.mode,
+                "adopted": True,
+                "found": found,
+            },
+        )
+        return deployment_id
 
     # --- journal, events, lock ----------------------------------------------------------------
 
@@ -613,6 +689,16 @@ def decide(
             "`fleetpatch history`): fix the cause, then run again with --retry-failed",
         )
     return Decision(Action.START)
+
+
+def _created_since(deployment: dict[str, Any], since: datetime) -> bool:
+    """Whether ECS created the deployment at or after `since` (both compared in UTC)."""
+    created = deployment.get("createdAt")
+    if not isinstance(created, datetime):
+        return False  # no creation time: it can't be proven to be ours
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=UTC)
+    return created.astimezone(UTC) >= since.astimezone(UTC)
 
 
 def _is_fatal(exc: ClientError) -> bool:
