@@ -17,6 +17,7 @@ import typer
 from rich.box import SIMPLE
 from rich.table import Table
 
+from fleetpatch.cli.collecting import collect_progress
 from fleetpatch.cli.output import (
     console,
     exit_if_unread,
@@ -58,6 +59,12 @@ def _config(ctx: typer.Context) -> Config:
     return load_from_context(ctx)
 
 
+def _collect(config: Config, environments: list[str]) -> Snapshot:
+    """The fleet, with a transient progress line on stderr when it is a terminal."""
+    with collect_progress() as progress:
+        return collect(config, environments or None, progress=progress)
+
+
 def _report_failures(snapshot: Snapshot, extra: Iterable[tuple[str, str]] = ()) -> None:
     """Each failed environment's one line on stderr, then exit 1 if there was any."""
     exit_if_unread([*((env.name, env.error) for env in snapshot.failed), *extra])
@@ -82,7 +89,7 @@ def inventory_command(
     config = _config(ctx)
     if sidecar is not None:
         config.sidecar(sidecar)  # an unknown name is a UserError naming the known ones
-    snapshot = collect(config, env or None)
+    snapshot = _collect(config, env)
     if as_json:
         print_json(snapshot.to_json(sidecar=sidecar, all_services=all_services))
     elif as_csv:
@@ -251,7 +258,7 @@ def status_command(
     """Per environment and sidecar: versions running, drift, the oldest version, and every
     running digest a lifecycle policy would expire."""
     config = _config(ctx)
-    snapshot = collect(config, env or None)
+    snapshot = _collect(config, env)
     rows = summarize(snapshot)
     risks = lifecycle_risks(snapshot)
     # --- issue 5: the patch clock, nearest deadline first (fleetpatch.compliance.status) ---
@@ -358,7 +365,7 @@ def trace_command(
 ) -> None:
     """Every environment, service and task running an image, by digest (or prefix), tag or
     version."""
-    snapshot = collect(_config(ctx), env or None)
+    snapshot = _collect(_config(ctx), env)
     hits = trace(snapshot, query)
     if as_json:
         print_json(
@@ -412,7 +419,9 @@ def hold_command(
 ) -> None:
     """Tag every digest services need with inuse-<env>-<digest> so lifecycle policies keep
     it, and release the tags of digests nothing runs any more."""
-    result = hold(_config(ctx), env or None, dry_run=dry_run)
+    config = _config(ctx)
+    with collect_progress() as progress:  # shown while the fleet is read and held
+        result = hold(config, env or None, dry_run=dry_run, progress=progress)
     if as_json:
         print_json(
             {

@@ -2,6 +2,7 @@
 
     snapshot = collect(config)                 # every environment
     snapshot = collect(config, ["dev"])        # only dev
+    snapshot = collect(config, progress=show)  # show(CollectProgress) as it goes
 
 An environment that cannot be read (credentials, AccessDenied, endpoint down) becomes an
 `EnvironmentSnapshot` whose `error` is one line saying what to do; the others are still read.
@@ -14,6 +15,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -63,6 +65,48 @@ class CallCounter:
             self.total += 1
 
 
+@dataclass(frozen=True)
+class CollectProgress:
+    """How far `collect` has got, for a display: a big fleet takes seconds to read."""
+
+    environments_done: int
+    environments_total: int
+    services_read: int
+
+
+ProgressCallback = Callable[[CollectProgress], None]
+
+
+class _ProgressTracker:
+    """Counts what the worker threads have read and reports it to a `ProgressCallback`.
+
+    The callback is called under the lock, so it sees the counts in order and is never
+    called twice at once, although the environments and clusters are read in parallel.
+    """
+
+    def __init__(self, total: int, callback: ProgressCallback | None) -> None:
+        self._lock = threading.Lock()
+        self._callback = callback
+        self._total = total
+        self._environments = 0
+        self._services = 0
+        self._report()
+
+    def services_read(self, count: int) -> None:
+        with self._lock:
+            self._services += count
+            self._report()
+
+    def environment_done(self) -> None:
+        with self._lock:
+            self._environments += 1
+            self._report()
+
+    def _report(self) -> None:
+        if self._callback is not None:
+            self._callback(CollectProgress(self._environments, self._total, self._services))
+
+
 def collect(
     config: Config,
     environments: Iterable[str] | None = None,
@@ -70,15 +114,24 @@ def collect(
     sessions: AwsSessions | None = None,
     workers: int = DEFAULT_WORKERS,
     clock: Callable[[], datetime] | None = None,
+    progress: ProgressCallback | None = None,
 ) -> Snapshot:
-    """Read the selected environments (all by default) into a Snapshot."""
+    """Read the selected environments (all by default) into a Snapshot.
+
+    `progress`, if given, is called once at the start and after every cluster and every
+    environment read, from worker threads but never twice at once (_ProgressTracker)."""
     selected = config.select_environments(environments)
     sessions = sessions or AwsSessions(config)
     counter = CallCounter()
     taken_at = (clock or _utc_now)()
+    tracker = _ProgressTracker(len(selected), progress)
 
     def read(env: Environment) -> EnvironmentSnapshot:
-        return _read_environment(sessions.get(env.name), config.sidecars, counter, workers)
+        snapshot = _read_environment(
+            sessions.get(env.name), config.sidecars, counter, workers, tracker.services_read
+        )
+        tracker.environment_done()
+        return snapshot
 
     try:
         with ThreadPoolExecutor(len(selected), thread_name_prefix="fp-env") as pool:
@@ -98,7 +151,11 @@ def _utc_now() -> datetime:
 
 
 def _read_environment(
-    aws: AwsEnvironment, sidecars: Sequence[Sidecar], counter: CallCounter, workers: int
+    aws: AwsEnvironment,
+    sidecars: Sequence[Sidecar],
+    counter: CallCounter,
+    workers: int,
+    on_services: Callable[[int], None] | None = None,
 ) -> EnvironmentSnapshot:
     env = aws.environment
     try:
@@ -107,7 +164,9 @@ def _read_environment(
         counter.attach(ecr)
         with ThreadPoolExecutor(workers, thread_name_prefix=f"fp-{env.name}") as calls:
             source = EcsFleetSource(ecs, env, calls)
-            return read_environment(env, sidecars, source, EcrRegistry(ecr), calls)
+            return read_environment(
+                env, sidecars, source, EcrRegistry(ecr), calls, on_services=on_services
+            )
     except (ClientError, BotoCoreError) as exc:
         return EnvironmentSnapshot(env.name, env.account_id, env.region, error=_one_line(env, exc))
 
@@ -129,15 +188,25 @@ def read_environment(
     source: FleetSource,
     registry: Registry,
     executor: ThreadPoolExecutor | None = None,
+    *,
+    on_services: Callable[[int], None] | None = None,
 ) -> EnvironmentSnapshot:
-    """Read one environment through any FleetSource and Registry (tests may pass fakes)."""
+    """Read one environment through any FleetSource and Registry (tests may pass fakes).
+    `on_services` hears how many services each cluster had, as soon as it is read."""
+
+    def read_cluster(cluster: str) -> list[ServiceFacts]:
+        services = source.read_cluster(cluster)
+        if on_services is not None:
+            on_services(len(services))
+        return services
+
     clusters = source.clusters()
     if executor is not None and len(clusters) > 1:
         # Clusters in parallel, on their own threads: their calls go to `executor`.
         with ThreadPoolExecutor(min(len(clusters), 8), thread_name_prefix="fp-cluster") as pool:
-            per_cluster = list(pool.map(source.read_cluster, clusters))
+            per_cluster = list(pool.map(read_cluster, clusters))
     else:
-        per_cluster = [source.read_cluster(cluster) for cluster in clusters]
+        per_cluster = [read_cluster(cluster) for cluster in clusters]
     facts = [service for services in per_cluster for service in services]
 
     names = _repositories_to_read(env, sidecars, facts)

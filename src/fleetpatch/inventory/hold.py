@@ -37,7 +37,7 @@ from fleetpatch.core.snapshot import (
     in_use_digests,
 )
 from fleetpatch.errors import EnvironmentFailure
-from fleetpatch.inventory.collect import CallCounter, collect
+from fleetpatch.inventory.collect import CallCounter, ProgressCallback, collect
 
 if TYPE_CHECKING:
     from mypy_boto3_ecr import ECRClient
@@ -293,10 +293,12 @@ def hold(
     sessions: AwsSessions | None = None,
     dry_run: bool = False,
     clock: Callable[[], datetime] | None = None,
+    progress: ProgressCallback | None = None,
 ) -> HoldResult:
-    """Read the fleet, then hold needed digests and release unneeded ones, per environment."""
+    """Read the fleet, then hold needed digests and release unneeded ones, per environment.
+    `progress` follows the reading of the fleet, as in `collect`."""
     sessions = sessions or AwsSessions(config)
-    snapshot = collect(config, environments, sessions=sessions, clock=clock)
+    snapshot = collect(config, environments, sessions=sessions, clock=clock, progress=progress)
     counter = CallCounter()
     actions: list[HoldAction] = []
     at_risk: list[HoldAction] = []
