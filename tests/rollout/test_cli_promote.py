@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from fleetpatch.cli.app import run
 from fleetpatch.sim import Simulator
@@ -61,3 +63,32 @@ def test_rollout_then_rollback_via_cli(
     assert summary["digest"] == next(
         d for d, (_, _, tag) in fast_sim.images.items() if tag == "1.0-aaaaaaa"
     )
+
+
+def test_rollback_in_a_terminal_shows_the_live_table(
+    config: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base = ["--config", str(config)]
+    assert run([*base, "rollout", "--env", "dev", "--yes", "--poll-interval", "0.05"]) == 0
+    capsys.readouterr()
+    terminal = io.StringIO()
+    monkeypatch.setattr(
+        "fleetpatch.cli.promote.console", Console(file=terminal, force_terminal=True, width=120)
+    )
+    assert run([*base, "rollback", "--env", "dev", "--yes", "--poll-interval", "0.05"]) == 0
+    table = terminal.getvalue()
+    assert "main/api" in table and "verified" in table
+    # the table replaced the plain lines; the closing lines still follow it
+    assert "started deployment" not in capsys.readouterr().out
+    assert "rolled back to" in table
+
+
+def test_rollback_elsewhere_prints_plain_lines(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ["--config", str(config)]
+    assert run([*base, "rollout", "--env", "dev", "--yes", "--poll-interval", "0.05"]) == 0
+    capsys.readouterr()
+    assert run([*base, "rollback", "--env", "dev", "--yes", "--poll-interval", "0.05"]) == 0
+    out = capsys.readouterr().out
+    assert "main/api: started deployment" in out and "rolled back to" in out

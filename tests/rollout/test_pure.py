@@ -8,7 +8,7 @@ from typing import Any
 
 from rich.console import Console
 
-from fleetpatch.cli.progress import LinePrinter, RichProgress
+from fleetpatch.cli.progress import LinePrinter, LiveRun, RichProgress
 from fleetpatch.rollout.events import Event
 from fleetpatch.rollout.executor import Action, decide
 from fleetpatch.rollout.plan import ServiceStep
@@ -117,3 +117,24 @@ def test_progress_views_render_events() -> None:
     for event in events:
         printer.emit(event)
     assert "main/api: FAILED, circuit breaker" in plain.getvalue()
+
+
+def test_live_run_shows_only_the_rollout_and_stops_at_its_end() -> None:
+    out = io.StringIO()
+    live = LiveRun(Console(file=out, force_terminal=True, width=100))
+    with live:
+        # Before the rollout runs (pre-flight, the confirmation prompt): no table yet.
+        live.emit(Event("preflight", {"checks": []}))
+        assert not live.running and out.getvalue() == ""
+        live.emit(
+            Event(
+                "plan",
+                {"waves": [{"wave": 1, "canary": True, "services": [{"service": "main/api"}]}]},
+            )
+        )
+        assert live.running
+        live.emit(Event("verified", {"service": "main/api", "digest": NEW, "tasks": 2}))
+        live.emit(Event("finished", {"verified": 1, "failed": 0, "skipped": 0}))
+        # Stopped: what the command prints next lands below the table.
+        assert not live.running
+    assert "main/api" in out.getvalue() and "verified" in out.getvalue()

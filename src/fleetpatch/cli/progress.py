@@ -106,6 +106,44 @@ class RichProgress:
         return table
 
 
+class LiveRun:
+    """The live table for a rollout that another command drives (promote, rollback).
+
+    Those commands emit events (pre-flight) and ask for confirmation before the rollout runs,
+    so the table starts at the rollout's own `plan` event, never covering the prompt, and stops
+    at `finished`, so what the command prints after it lands below the table. Events before
+    the run are not the table's: give them to a sink that prints them (ChecksPrinter).
+    """
+
+    def __init__(self, console: Console) -> None:
+        self._console = console
+        self._view: RichProgress | None = None
+
+    def __enter__(self) -> LiveRun:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()  # an error mid-run: stop the live display so the message prints cleanly
+
+    def emit(self, event: Event) -> None:
+        if event.kind == "plan" and self._view is None:
+            self._view = RichProgress(self._console).__enter__()
+        if self._view is None:
+            return
+        self._view.emit(event)
+        if event.kind == "finished":
+            self.close()
+
+    @property
+    def running(self) -> bool:
+        return self._view is not None
+
+    def close(self) -> None:
+        view, self._view = self._view, None
+        if view is not None:
+            view.__exit__(None, None, None)
+
+
 class LinePrinter:
     """One plain line per notable event, for logs and pipes."""
 

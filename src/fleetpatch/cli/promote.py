@@ -1,7 +1,8 @@
 """`fleetpatch promote | rollback`: thin wrappers over fleetpatch.rollout.promote / .rollback.
 
 Same conventions as `fleetpatch rollout` (cli/rollout.py): the plan and a confirmation prompt
-unless --yes, `--json` streams events, exit 0 verified / 1 failed or halted / 2 refused.
+unless --yes, the live table in a terminal (plain lines elsewhere), `--json` streams events,
+exit 0 verified / 1 failed or halted / 2 refused.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from fleetpatch.aws.errors import explain
 from fleetpatch.cli.output import console, print_note
-from fleetpatch.cli.progress import LinePrinter
+from fleetpatch.cli.progress import LinePrinter, LiveRun
 from fleetpatch.cli.rollout import (
     ENV_HELP,
     SIDECAR_HELP,
@@ -49,10 +50,11 @@ def register(app: typer.Typer) -> None:
 
 
 class ChecksPrinter:
-    """Plain output: pre-flight warnings as notes, the rest as `fleetpatch rollout` prints."""
+    """For people: pre-flight warnings as notes, the rollout as `fleetpatch rollout` shows it
+    (`rollout`: the live table or plain lines)."""
 
-    def __init__(self) -> None:
-        self._lines = LinePrinter(console)
+    def __init__(self, rollout: EventSink) -> None:
+        self._rollout = rollout
 
     def emit(self, event: Event) -> None:
         if event.kind == "preflight":
@@ -60,21 +62,32 @@ class ChecksPrinter:
                 if check["status"] == "warn":
                     print_note(f"pre-flight warning: {check['message']}")
             return
-        self._lines.emit(event)
+        self._rollout.emit(event)
+
+
+@contextmanager
+def _sink(as_json: bool, environment: str) -> Iterator[EventSink]:
+    """The same choice as `fleetpatch rollout`: JSON lines with --json, the live table in a
+    terminal, plain lines elsewhere (logs, pipes, tests)."""
+    if as_json:
+        yield JsonLinesSink(sys.stdout, environment=environment)
+    elif console.is_terminal:
+        with LiveRun(console) as live:
+            yield ChecksPrinter(live)
+    else:
+        yield ChecksPrinter(LinePrinter(console))
 
 
 def _runner(
     config: Config,
     journal: SqliteJournal,
     *,
+    sink: EventSink,
     yes: bool,
     as_json: bool,
     strict: bool,
-    env: str,
     poll_interval: float = 5.0,
 ) -> Runner:
-    sink: EventSink = JsonLinesSink(sys.stdout, environment=env) if as_json else ChecksPrinter()
-
     def confirm(the_plan: Plan) -> None:
         if not as_json:
             print_plan(the_plan)
@@ -126,14 +139,14 @@ def promote_command(
     """Roll out to --to the digest --from runs, verified and soaked; else refuse saying why."""
     config = _config(ctx)
     mode: Mode = "pin" if pin else "tag"
-    with open_journal(config.journal) as journal:
+    with open_journal(config.journal) as journal, _sink(as_json, destination) as sink:
         runner = _runner(
             config,
             journal,
+            sink=sink,
             yes=yes,
             as_json=as_json,
             strict=strict,
-            env=destination,
             poll_interval=poll_interval,
         )
         with _aws_errors(destination):
@@ -178,14 +191,14 @@ def rollback_command(
     """Return the environment to the previous digest (re-tag, then roll out and verify)."""
     config = _config(ctx)
     mode: Mode = "pin" if pin else "tag"
-    with open_journal(config.journal) as journal:
+    with open_journal(config.journal) as journal, _sink(as_json, env) as sink:
         runner = _runner(
             config,
             journal,
+            sink=sink,
             yes=yes,
             as_json=as_json,
             strict=strict,
-            env=env,
             poll_interval=poll_interval,
         )
         with _aws_errors(env):
