@@ -339,7 +339,7 @@ def _status_json(row: StatusRow, now: datetime) -> dict[str, object]:
                 "digest": v.digest,
                 "services": v.services,
                 "tasks": v.tasks,
-                "pushed_at": _iso(v.pushed_at),
+                "pushed_at": _iso(v.pushed_at) or None,
             }
             for v in row.versions
         ],
@@ -348,7 +348,7 @@ def _status_json(row: StatusRow, now: datetime) -> dict[str, object]:
         else {
             "label": oldest.label,
             "digest": oldest.digest,
-            "pushed_at": _iso(oldest.pushed_at),
+            "pushed_at": _iso(oldest.pushed_at) or None,
             "age_days": (now - oldest.pushed_at).days if oldest.pushed_at else None,
         },
     }
