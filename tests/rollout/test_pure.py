@@ -112,6 +112,7 @@ def test_progress_views_render_events() -> None:
         for event in events:
             view.emit(event)
     assert "main/api" in live_out.getvalue() and "HALTED" in live_out.getvalue()
+    assert "None" not in live_out.getvalue(), "run-wide events (waves, finish) get no row"
     plain = io.StringIO()
     printer = LinePrinter(Console(file=plain, width=100))
     for event in events:

@@ -62,9 +62,6 @@ class RichProgress:
                     }
             return
         service = data.get("service")
-        row = self._rows.setdefault(
-            str(service), {"wave": "-", "state": "waiting", "tasks": "", "detail": ""}
-        )
         if service is None:
             if kind == "halted":
                 self._footer = f"HALTED: {data['reason']}"
@@ -74,6 +71,10 @@ class RichProgress:
                     f"{data['skipped']} skipped"
                 )
             return
+        # Events about the whole run (waves, lock, finish) have no row of their own.
+        row = self._rows.setdefault(
+            str(service), {"wave": "-", "state": "waiting", "tasks": "", "detail": ""}
+        )
         if kind == "deployment_started":
             row["state"] = "deploying"
             row["detail"] = ("adopted " if data.get("adopted") else "") + str(
