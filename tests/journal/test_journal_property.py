@@ -85,8 +85,10 @@ def test_any_single_field_edit_is_detected(batch: list[NewEntry], data: st.DataO
             seqs = {r["seq"] for r in records}
             new: Any = data.draw(st.integers(-50, 50).filter(lambda s: s not in seqs))
         else:
-            # SQL text literals can't hold NUL; every other character is fair game.
-            text = st.text(st.characters(exclude_characters="\x00"), max_size=20)
+            # SQL text literals hold neither NUL nor lone surrogates (not encodable as UTF-8).
+            text = st.text(
+                st.characters(exclude_characters="\x00", exclude_categories=("Cs",)), max_size=20
+            )
             candidates = (st.none() | text) if column in NULLABLE else text
             new = data.draw(candidates.filter(lambda v: v != old), label="new value")
         tamper(

@@ -20,6 +20,7 @@ from fleetpatch.sim import scenario as sc
 from fleetpatch.sim.clock import SimClock
 from fleetpatch.sim.ecs import EcsSimulator
 from fleetpatch.sim.faults import FaultInjector
+from fleetpatch.sim.http import KeepAliveServer
 from fleetpatch.sim.protocol import AwsError, TaskFailure
 from fleetpatch.sim.registry import Registry, patch_moto
 from fleetpatch.sim.server import SimApp
@@ -160,30 +161,11 @@ class Simulator:
         patch_moto(self.clock.now)
 
     def _serve(self) -> None:
-        from moto.moto_server.werkzeug_app import (
-            DomainDispatcherApplication,
-            MotoRequestHandler,
-            create_backend_app,
-        )
-        from werkzeug.serving import make_server
-
-        class QuietKeepAliveHandler(MotoRequestHandler):
-            # HTTP/1.1 keeps boto3's connections open: a new TCP connection per call would
-            # cost more than the call. Request lines are not logged (thousands per run).
-            protocol_version = "HTTP/1.1"
-
-            def log_request(self, *args: Any, **kwargs: Any) -> None:
-                return None
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
         self.app = SimApp(self, DomainDispatcherApplication(create_backend_app))
         _check_port_free(self.host, self.port)
-        self._server = make_server(
-            self.host,
-            self.port,
-            self.app,
-            threaded=True,
-            request_handler=QuietKeepAliveHandler,
-        )
+        self._server = KeepAliveServer(self.host, self.port, self.app)
         self.port = self._server.server_port
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="fleetpatch-sim", daemon=True
