@@ -26,11 +26,11 @@ from fleetpatch.aws.session import AwsSessions
 from fleetpatch.config import Config, load_config
 from fleetpatch.inventory.collect import collect
 from fleetpatch.sim import Simulator
+from fleets import REGION, fleet
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "docs" / "benchmarks.md"
 ENVIRONMENTS = [("dev", "111111111111"), ("stg", "222222222222"), ("prod", "333333333333")]
-REGION = "eu-west-1"
 TASKS_PER_SERVICE = 2
 LATENCY_MS = 20
 
@@ -38,47 +38,7 @@ LATENCY_MS = 20
 def scenario(services: int) -> dict[str, Any]:
     """The fleet: every service its own task definition family (as in real fleets), an app
     container and a fluent-bit log router referencing `latest`."""
-    names = [f"svc-{i:04}" for i in range(services)]
-    return {
-        "now": "2026-11-27T09:00:00Z",
-        "time_scale": 0,
-        "environments": [
-            {
-                "name": name,
-                "account": account,
-                "region": REGION,
-                "repositories": [
-                    {
-                        "name": "fluent-bit",
-                        "images": [
-                            {
-                                "tags": ["3.0.3-4b9c0d1", "latest"],
-                                "pushed_at": "2026-10-16T07:40:00Z",
-                            },
-                            {
-                                "tags": ["3.0.4-a1b2c3d", "latest"],
-                                "pushed_at": "2026-11-20T06:30:00Z",
-                            },
-                        ],
-                    }
-                ],
-                "clusters": [
-                    {
-                        "name": "main",
-                        "deployed_at": "2026-11-02T10:00:00Z",
-                        "containers": [
-                            {"name": "app", "image": "{registry}/{service}:1"},
-                            {"name": "log_router", "image": "{registry}/fluent-bit:latest"},
-                        ],
-                        "services": [
-                            {"name": n, "desired_count": TASKS_PER_SERVICE} for n in names
-                        ],
-                    }
-                ],
-            }
-            for name, account in ENVIRONMENTS
-        ],
-    }
+    return fleet(services, tuple(ENVIRONMENTS), tasks=TASKS_PER_SERVICE)
 
 
 def write_config(sim: Simulator, directory: Path) -> Config:

@@ -35,44 +35,9 @@ from fleetpatch.rollout.runner import Runner
 from fleetpatch.rollout.waits import PollPolicy
 from fleetpatch.sim import Simulator
 from fleetpatch.sim.simulator import client
+from fleets import REGION, fleet, service_names
 
-ACCOUNT, REGION = "111111111111", "eu-west-1"
-
-
-def fleet(services: int, deploy_seconds: float) -> dict[str, Any]:
-    return {
-        "now": "2026-11-27T09:00:00Z",
-        "time_scale": 0,
-        "task_start_seconds": deploy_seconds,
-        "task_stop_seconds": 0,
-        "environments": [
-            {
-                "name": "bench",
-                "account": ACCOUNT,
-                "region": REGION,
-                "repositories": [
-                    {
-                        "name": "fluent-bit",
-                        "images": [
-                            {"tags": ["1.0", "latest"], "pushed_at": "2026-11-01T00:00:00Z"},
-                            {"tags": ["1.1", "latest"], "pushed_at": "2026-11-25T00:00:00Z"},
-                        ],
-                    }
-                ],
-                "clusters": [
-                    {
-                        "name": "main",
-                        "deployed_at": "2026-11-10T00:00:00Z",
-                        "containers": [
-                            {"name": "app", "image": "{registry}/{service}:1"},
-                            {"name": "log_router", "image": "{registry}/fluent-bit:latest"},
-                        ],
-                        "services": [f"svc-{i:04d}" for i in range(services)],
-                    }
-                ],
-            }
-        ],
-    }
+ACCOUNT = "111111111111"
 
 
 def write_config(sim: Simulator, directory: Path, max_parallel: int) -> Config:
@@ -97,7 +62,7 @@ class Measured:
 
 
 def run_fleetpatch(services: int, args: argparse.Namespace, max_parallel: int) -> Measured:
-    scenario = fleet(services, args.deploy_seconds)
+    scenario = fleet(services, task_start_seconds=args.deploy_seconds, task_stop_seconds=0)
     d_real = args.deploy_seconds / args.time_scale
     with Simulator(scenario, time_scale=args.time_scale) as sim, tempfile.TemporaryDirectory() as d:
         config = write_config(sim, Path(d), max_parallel)
@@ -125,12 +90,15 @@ def run_baseline(services: int, args: argparse.Namespace) -> Measured:
     """Per service: UpdateService, then poll until COMPLETED. Measured on a sample."""
     sample = min(services, args.baseline_sample)
     d_real = args.deploy_seconds / args.time_scale
-    with Simulator(fleet(services, args.deploy_seconds), time_scale=args.time_scale) as sim:
+    with Simulator(
+        fleet(services, task_start_seconds=args.deploy_seconds, task_stop_seconds=0),
+        time_scale=args.time_scale,
+    ) as sim:
         ecs = client(sim, "ecs", "bench")
         sim.reset_calls()
         started = time.perf_counter()
         for i in range(sample):
-            name = f"svc-{i:04d}"
+            name = service_names(services)[i]
             ecs.update_service(cluster="main", service=name, forceNewDeployment=True)
             while not _completed(ecs, name):
                 time.sleep(d_real / 8)  # the same first poll interval fleetpatch uses

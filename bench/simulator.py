@@ -33,40 +33,7 @@ import boto3
 import yaml
 
 from fleetpatch.sim.process import free_port, served, wait_for_port
-
-
-def fleet(services: int) -> dict[str, Any]:
-    return {
-        "now": "2026-11-27T09:00:00Z",
-        "time_scale": 0,
-        "environments": [
-            {
-                "name": "bench",
-                "account": "111111111111",
-                "region": "eu-west-1",
-                "repositories": [
-                    {
-                        "name": "fluent-bit",
-                        "images": [
-                            {"tags": ["1.0", "latest"], "pushed_at": "2026-11-01T00:00:00Z"},
-                            {"tags": ["1.1", "latest"], "pushed_at": "2026-11-25T00:00:00Z"},
-                        ],
-                    }
-                ],
-                "clusters": [
-                    {
-                        "name": "main",
-                        "deployed_at": "2026-11-10T00:00:00Z",
-                        "containers": [
-                            {"name": "app", "image": "{registry}/{service}:1"},
-                            {"name": "log_router", "image": "{registry}/fluent-bit:latest"},
-                        ],
-                        "services": [f"svc-{i:04d}" for i in range(services)],
-                    }
-                ],
-            }
-        ],
-    }
+from fleets import fleet, service_names
 
 
 def cpu_seconds(pid: int) -> float:
@@ -151,7 +118,7 @@ def mixed_calls(url: str, names: list[str]) -> Callable[[], Any]:
 
 def mix_in_a_process(url: str, services: int, seconds: float, threads: int) -> tuple[int, float]:
     """Run in a client process of its own (multiprocessing): (calls made, seconds taken)."""
-    names = [f"svc-{i:04d}" for i in range(services)]
+    names = service_names(services)
     return run_for(seconds, threads, lambda _: mixed_calls(url, names))
 
 
@@ -241,7 +208,7 @@ def main() -> None:
     with served(scenario) as server:
         seeded = time.monotonic() - started
         url = server.endpoint_url
-        names = [f"svc-{i:04d}" for i in range(args.services)]
+        names = service_names(args.services)
         clients = [
             (assumed_client("ecs", url, "111111111111"), assumed_client("ecr", url, "111111111111"))
             for _ in range(args.threads)
