@@ -7,7 +7,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,16 +21,11 @@ import yaml
 
 from fleetpatch.aws.session import AwsSessions
 from fleetpatch.config import load_config
+from fleetpatch.sim.process import served as serve_simulator
 from tests.conftest import small_scenario
 
 SERVICES = ["api", "web", "worker", "billing", "search", "mailer"]
 TIME_SCALE = 60  # a 30-s task start takes 0.5 s
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _fleetpatch(*args: str) -> list[str]:
@@ -47,24 +41,10 @@ def served(tmp_path: Path) -> Iterator[Path]:
     scenario["environments"][0]["clusters"][0]["services"] = SERVICES
     scenario_file = tmp_path / "scenario.yaml"
     scenario_file.write_text(yaml.safe_dump(scenario), encoding="utf-8")
-    port = _free_port()
-    server = subprocess.Popen(
-        _fleetpatch(
-            "sim",
-            "serve",
-            "--scenario",
-            str(scenario_file),
-            "--port",
-            str(port),
-            "--time-scale",
-            str(TIME_SCALE),
-        ),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    config = tmp_path / "fleetpatch.toml"
-    config.write_text(
-        f"""journal = "journal.sqlite"
+    with serve_simulator(scenario_file, time_scale=TIME_SCALE) as simulator:
+        config = tmp_path / "fleetpatch.toml"
+        config.write_text(
+            f"""journal = "journal.sqlite"
 [[sidecars]]
 name = "fluent-bit"
 repository = "fluent-bit"
@@ -74,35 +54,16 @@ container = "log_router*"
 name = "dev"
 account_id = "111111111111"
 region = "eu-west-1"
-endpoint_url = "http://127.0.0.1:{port}"
+endpoint_url = "{simulator.endpoint_url}"
 credentials = {{ role_arn = "arn:aws:iam::111111111111:role/fleetpatch" }}
 
 [policy]
 canary = 1
 max_parallel = 2
 """,
-        encoding="utf-8",
-    )
-    try:
-        _wait_for_port(port)
+            encoding="utf-8",
+        )
         yield config
-    finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(5)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-
-
-def _wait_for_port(port: int) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise AssertionError("the simulator did not start")
 
 
 def _rollout(config: Path) -> list[str]:
