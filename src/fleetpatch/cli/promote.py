@@ -78,6 +78,34 @@ def _sink(as_json: bool, environment: str) -> Iterator[EventSink]:
         yield ChecksPrinter(LinePrinter(console))
 
 
+@contextmanager
+def _running(
+    config: Config,
+    environment: str,
+    *,
+    yes: bool,
+    as_json: bool,
+    strict: bool,
+    poll_interval: float,
+) -> Iterator[Runner]:
+    """Everything promote and rollback run inside: the journal, the event output, the runner,
+    and AWS refusals turned into one line naming the environment."""
+    with (
+        open_journal(config.journal) as journal,
+        _sink(as_json, environment) as sink,
+        _aws_errors(environment),
+    ):
+        yield _runner(
+            config,
+            journal,
+            sink=sink,
+            yes=yes,
+            as_json=as_json,
+            strict=strict,
+            poll_interval=poll_interval,
+        )
+
+
 def _runner(
     config: Config,
     journal: SqliteJournal,
@@ -139,26 +167,18 @@ def promote_command(
     """Roll out to --to the digest --from runs, verified and soaked; else refuse saying why."""
     config = _config(ctx)
     mode: Mode = "pin" if pin else "tag"
-    with open_journal(config.journal) as journal, _sink(as_json, destination) as sink:
-        runner = _runner(
-            config,
-            journal,
-            sink=sink,
-            yes=yes,
-            as_json=as_json,
-            strict=strict,
-            poll_interval=poll_interval,
+    with _running(
+        config, destination, yes=yes, as_json=as_json, strict=strict, poll_interval=poll_interval
+    ) as runner:
+        result = promote(
+            runner,
+            source,
+            destination,
+            sidecar_name=sidecar,
+            digest=digest,
+            move_tag=move_tag,
+            mode=mode,
         )
-        with _aws_errors(destination):
-            result = promote(
-                runner,
-                source,
-                destination,
-                sidecar_name=sidecar,
-                digest=digest,
-                move_tag=move_tag,
-                mode=mode,
-            )
     if result.retag is not None and not as_json:
         _print_retag(destination, result.retag)
     _finish(result.rollout, as_json, destination)
@@ -191,18 +211,10 @@ def rollback_command(
     """Return the environment to the previous digest (re-tag, then roll out and verify)."""
     config = _config(ctx)
     mode: Mode = "pin" if pin else "tag"
-    with open_journal(config.journal) as journal, _sink(as_json, env) as sink:
-        runner = _runner(
-            config,
-            journal,
-            sink=sink,
-            yes=yes,
-            as_json=as_json,
-            strict=strict,
-            poll_interval=poll_interval,
-        )
-        with _aws_errors(env):
-            result = rollback(runner, env, sidecar_name=sidecar, to=to, mode=mode)
+    with _running(
+        config, env, yes=yes, as_json=as_json, strict=strict, poll_interval=poll_interval
+    ) as runner:
+        result = rollback(runner, env, sidecar_name=sidecar, to=to, mode=mode)
     if as_json:
         summary = {
             "event": "rollback",
