@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,10 @@ from fleetpatch.sim.simulator import client
 
 ROOT = Path(__file__).resolve().parent.parent
 TALK_SCENARIO = ROOT / "examples" / "talk" / "scenario.yaml"
+# The talk scenario's history is relative to its start; tests pin the start so that every
+# date and day count they assert holds on any day they run (fix available 2026-11-20,
+# due 2026-12-20, 23 days left).
+TALK_NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 
 
 def small_scenario(**overrides: Any) -> dict[str, Any]:
@@ -71,7 +76,7 @@ def sim() -> Iterator[Simulator]:
 
 @pytest.fixture
 def talk_sim() -> Iterator[Simulator]:
-    with Simulator(TALK_SCENARIO, time_scale=0) as simulator:
+    with Simulator(TALK_SCENARIO, time_scale=0, now=TALK_NOW) as simulator:
         yield simulator
 
 

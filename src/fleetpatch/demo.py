@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 
 # Piped output (CI logs, `make demo | less`) gets Rich's 80 columns, too narrow for the
@@ -57,7 +58,7 @@ class Demo:
         console.print(
             "[bold]fleetpatch demo[/]: the talk's card platform on the local simulator at "
             f"{self.sim.endpoint_url}: 3 accounts x 12 services, fluent-bit 3.0.3 "
-            "(CVE-2024-4323, critical) everywhere, 3.0.4 pushed and tagged latest on 2026-11-20",
+            "(CVE-2024-4323, critical) everywhere, 3.0.4 pushed and tagged latest a week ago",
             highlight=False,
         )
         act_one: list[tuple[str, list[str], int]] = [
@@ -141,18 +142,20 @@ class Demo:
         return all(self._step(title, argv, expected) for title, argv, expected in steps)
 
     def _step(self, title: str, argv: Sequence[str], expected: int) -> bool:
-        code = _step(title, ["--config", str(self.config), *argv])
+        # fleetpatch reads the simulated world's clock, as it reads AWS's real one: journal,
+        # patch clock and report agree with the deployments ECS reports.
+        code = _step(title, ["--config", str(self.config), *argv], self.sim.clock.now)
         if code == expected:
             return True
         console.print(f"[red]the demo expected exit code {expected}, got {code}[/]")
         return False
 
 
-def _step(title: str, argv: Sequence[str]) -> int:
+def _step(title: str, argv: Sequence[str], now: Callable[[], datetime]) -> int:
     console.print(Rule(title, style="cyan"))
     shown = " ".join(arg for arg in argv if not arg.startswith("/") and arg != "--config")
     console.print(f"[dim]$[/] fleetpatch {shown}", highlight=False)
-    return run(argv)
+    return run(argv, now=now)
 
 
 def _config_for(sim: Simulator, workdir: Path) -> Path:
@@ -160,8 +163,7 @@ def _config_for(sim: Simulator, workdir: Path) -> Path:
     text = (EXAMPLE / "fleetpatch.toml").read_text(encoding="utf-8")
     text = text.replace("http://127.0.0.1:4599", sim.endpoint_url)
     text = f'journal = "{workdir / "journal.sqlite"}"\n\n' + text
-    # The simulator runs 300x faster than the clock fleetpatch reads, so the demo does not
-    # wait out a real soak time before promoting.
+    # The story promotes right after stg verified: no soak time to wait out.
     text = text.replace("soak_minutes = 30", "soak_minutes = 0")
     path = workdir / "fleetpatch.toml"
     path.write_text(text, encoding="utf-8")

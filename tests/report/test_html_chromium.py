@@ -16,7 +16,7 @@ import pytest
 
 from fleetpatch.report.write import write_report
 from fleetpatch.sim import Simulator
-from tests.conftest import TALK_SCENARIO
+from tests.conftest import TALK_NOW, TALK_SCENARIO
 from tests.report.helpers import PatchedDev, patch_dev
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -41,7 +41,7 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture(scope="module")
 def html_report(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     tmp = tmp_path_factory.mktemp("html")
-    with Simulator(TALK_SCENARIO, time_scale=0) as sim:
+    with Simulator(TALK_SCENARIO, time_scale=0, now=TALK_NOW) as sim:
         patched: PatchedDev = patch_dev(sim, tmp)
         yield write_report(
             patched.config,

@@ -17,7 +17,7 @@ import pytest
 from fleetpatch.report.model import Period, Report
 from fleetpatch.report.write import make_report, write_report
 from fleetpatch.sim import Simulator
-from tests.conftest import TALK_SCENARIO
+from tests.conftest import TALK_NOW, TALK_SCENARIO
 from tests.report.helpers import PatchedDev, patch_dev
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -25,7 +25,7 @@ NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 @pytest.fixture(scope="module")
 def patched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PatchedDev]:
-    with Simulator(TALK_SCENARIO, time_scale=0) as sim:
+    with Simulator(TALK_SCENARIO, time_scale=0, now=TALK_NOW) as sim:
         yield patch_dev(sim, tmp_path_factory.mktemp("talk"))
 
 
@@ -52,9 +52,9 @@ def test_dev_is_compliant_with_approval_and_task_evidence(
     # The timeline: 3.0.3 since the scenario's deployment, then 3.0.4 (from ECS + journal).
     labels = [(span.label, span.vulnerable, span.end is None) for span in service.spans]
     assert labels == [("3.0.3-4b9c0d1", True, False), ("3.0.4-a1b2c3d", False, True)]
-    # From ECS: the scenario's deployment on 2026-11-02, replaced by the one that finished
+    # From ECS: the scenario's deployment on 2026-11-02 (now-25d), replaced by the one that finished
     # at 09:10 (the journal's verification, at the same moment, agrees).
-    assert service.spans[0].start == datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
+    assert service.spans[0].start == datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
     assert service.spans[0].end == datetime(2026, 11, 27, 9, 10, tzinfo=UTC)
     assert service.running == ("3.0.4-a1b2c3d",)
 
@@ -95,7 +95,7 @@ def test_markdown(patched: PatchedDev, tmp_path: Path) -> None:
     )
     assert "patched 2026-11-27 after 7 days (on time) | bob |" in text
     assert text.count("due 2026-12-20 (23 days left)") == 2 * 24  # table + section
-    assert "- 3.0.3-4b9c0d1 (vulnerable): 2026-11-02 10:00 UTC to 2026-11-27 09:10 UTC" in text
+    assert "- 3.0.3-4b9c0d1 (vulnerable): 2026-11-02 09:00 UTC to 2026-11-27 09:10 UTC" in text
 
 
 def test_csv(patched: PatchedDev, tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from fleetpatch.cli.app import run
 from fleetpatch.sim import Simulator
-from tests.conftest import TALK_SCENARIO
+from tests.conftest import TALK_NOW, TALK_SCENARIO
 from tests.report.helpers import config_with_journal
 
 LINE = (
@@ -23,19 +23,19 @@ def test_status_shows_the_nearest_deadline_first(
     talk_sim: Simulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = config_with_journal(talk_sim, tmp_path)
-    assert run(["--config", str(path), "status"]) == 0
+    assert run(["--config", str(path), "status"], now=talk_sim.clock.now) == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
     assert lines[:3] == [LINE.format(env=e) for e in ("dev", "prod", "stg")]
     assert "status at" in out  # the table follows
-    assert run(["--config", str(path), "status", "--json"]) == 0
+    assert run(["--config", str(path), "status", "--json"], now=talk_sim.clock.now) == 0
     deadlines = json.loads(capsys.readouterr().out)["deadlines"]
     assert [d["environment"] for d in deadlines] == ["dev", "prod", "stg"]
     assert deadlines[0]["days_left"] == 23 and len(deadlines[0]["services"]) == 12
 
 
 def test_report_after_a_real_rollout(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    with Simulator(TALK_SCENARIO, time_scale=3000) as sim:
+    with Simulator(TALK_SCENARIO, time_scale=3000, now=TALK_NOW) as sim:
         path = config_with_journal(sim, tmp_path)
         assert (
             run(
@@ -48,12 +48,16 @@ def test_report_after_a_real_rollout(tmp_path: Path, capsys: pytest.CaptureFixtu
                     "--yes",
                     "--poll-interval",
                     "0.2",
-                ]
+                ],
+                now=sim.clock.now,
             )
             == 0
         )
         out = tmp_path / "report.json"
-        code = run(["--config", str(path), "report", "--format", "json", "--output", str(out)])
+        code = run(
+            ["--config", str(path), "report", "--format", "json", "--output", str(out)],
+            now=sim.clock.now,
+        )
         assert code == 0
     capsys.readouterr()
     data = json.loads(out.read_text())

@@ -13,7 +13,7 @@ import boto3
 import pytest
 
 from fleetpatch.sim.process import Served, served
-from tests.conftest import TALK_SCENARIO
+from tests.conftest import TALK_NOW, TALK_SCENARIO
 
 
 def fleetpatch(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -27,7 +27,7 @@ def fleetpatch(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[s
 
 @pytest.fixture
 def served_talk() -> Iterator[Served]:
-    with served(TALK_SCENARIO) as simulator:
+    with served(TALK_SCENARIO, now=TALK_NOW) as simulator:
         yield simulator
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
@@ -22,8 +21,9 @@ import typer
 from rich.table import Table
 
 from fleetpatch import __version__
+from fleetpatch.cli.context import CliState, WallClock, load_from_context, utc_now
 from fleetpatch.cli.output import console, print_error, print_json
-from fleetpatch.config import CONFIG_ENV_VAR, Config, Environment, load_config
+from fleetpatch.config import CONFIG_ENV_VAR, Config, Environment
 from fleetpatch.errors import EnvironmentFailure, UserError
 
 app = typer.Typer(
@@ -35,13 +35,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
-
-
-@dataclass(frozen=True)
-class CliState:
-    """What the root callback learned, stored on the Typer context for every command."""
-
-    config_path: Path | None
 
 
 def _print_version(value: bool) -> None:
@@ -71,13 +64,9 @@ def root(
     # can say where the path came from ("from FLEETPATCH_CONFIG").
     source = ctx.get_parameter_source("config")
     from_env = source is not None and source.name == "ENVIRONMENT"
-    ctx.obj = CliState(config_path=None if from_env else config)
-
-
-def load_from_context(ctx: typer.Context) -> Config:
-    """The config for a command: --config, then $FLEETPATCH_CONFIG, then ./fleetpatch.toml."""
-    state = ctx.find_object(CliState)
-    return load_config(state.config_path if state else None)
+    # run(now=...) put the wall clock on the context; keep it.
+    given = ctx.obj if isinstance(ctx.obj, CliState) else CliState()
+    ctx.obj = CliState(config_path=None if from_env else config, now=given.now)
 
 
 # --- command groups ------------------------------------------------------------------------
@@ -183,12 +172,17 @@ _register_groups()
 # --- entry point ---------------------------------------------------------------------------
 
 
-def run(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI and return its exit code (main() without the sys.exit, for tests)."""
+def run(argv: Sequence[str] | None = None, *, now: WallClock = utc_now) -> int:
+    """Run the CLI and return its exit code (main() without the sys.exit, for tests).
+    `now` is the wall clock every command uses (tests pass the simulator's)."""
     try:
         # Standalone mode: Typer/click print usage errors and --help themselves and end
         # with SystemExit; our own exceptions come through untouched.
-        app(args=list(argv) if argv is not None else None, prog_name="fleetpatch")
+        app(
+            args=list(argv) if argv is not None else None,
+            prog_name="fleetpatch",
+            obj=CliState(now=now),
+        )
     except SystemExit as exc:
         code = _exit_code(exc)
         # Typer turns Ctrl-C into a silent exit 130; say what happened.

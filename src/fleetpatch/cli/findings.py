@@ -8,6 +8,8 @@ import typer
 from rich.box import SIMPLE
 from rich.table import Table
 
+from fleetpatch.cli import context
+from fleetpatch.cli.context import load_from_context
 from fleetpatch.cli.output import console, exit_if_unread, print_json, print_note
 from fleetpatch.compliance.evidence import DEFAULT_SEVERITIES, SOURCES, SourceName, gather
 from fleetpatch.compliance.model import parse_severities
@@ -25,9 +27,6 @@ def register(app: typer.Typer) -> None:
 
 
 def _config(ctx: typer.Context) -> Config:
-    # Imported here: cli.app imports this module while it registers commands.
-    from fleetpatch.cli.app import load_from_context
-
     return load_from_context(ctx)
 
 
@@ -69,6 +68,7 @@ def findings_command(
         trivy_digest=trivy_digest,
         with_history=False,
         with_journal=False,
+        clock=context.clock(ctx),
     )
     view = findings_view(evidence, severities)
     if as_json:

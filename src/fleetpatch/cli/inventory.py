@@ -17,7 +17,9 @@ import typer
 from rich.box import SIMPLE
 from rich.table import Table
 
+from fleetpatch.cli import context
 from fleetpatch.cli.collecting import collect_progress
+from fleetpatch.cli.context import load_from_context
 from fleetpatch.cli.output import (
     console,
     exit_if_unread,
@@ -53,16 +55,13 @@ def register(app: typer.Typer) -> None:
 
 
 def _config(ctx: typer.Context) -> Config:
-    # Imported here: cli.app imports this module while it registers commands.
-    from fleetpatch.cli.app import load_from_context
-
     return load_from_context(ctx)
 
 
-def _collect(config: Config, environments: list[str]) -> Snapshot:
+def _collect(ctx: typer.Context, config: Config, environments: list[str]) -> Snapshot:
     """The fleet, with a transient progress line on stderr when it is a terminal."""
     with collect_progress() as progress:
-        return collect(config, environments or None, progress=progress)
+        return collect(config, environments or None, progress=progress, clock=context.clock(ctx))
 
 
 def _report_failures(snapshot: Snapshot, extra: Iterable[tuple[str, str]] = ()) -> None:
@@ -89,7 +88,7 @@ def inventory_command(
     config = _config(ctx)
     if sidecar is not None:
         config.sidecar(sidecar)  # an unknown name is a UserError naming the known ones
-    snapshot = _collect(config, env)
+    snapshot = _collect(ctx, config, env)
     if as_json:
         print_json(snapshot.to_json(sidecar=sidecar, all_services=all_services))
     elif as_csv:
@@ -258,7 +257,7 @@ def status_command(
     """Per environment and sidecar: versions running, drift, the oldest version, and every
     running digest a lifecycle policy would expire."""
     config = _config(ctx)
-    snapshot = _collect(config, env)
+    snapshot = _collect(ctx, config, env)
     rows = summarize(snapshot)
     risks = lifecycle_risks(snapshot)
     # --- issue 5: the patch clock, nearest deadline first (fleetpatch.compliance.status) ---
@@ -365,7 +364,7 @@ def trace_command(
 ) -> None:
     """Every environment, service and task running an image, by digest (or prefix), tag or
     version."""
-    snapshot = _collect(_config(ctx), env)
+    snapshot = _collect(ctx, _config(ctx), env)
     hits = trace(snapshot, query)
     if as_json:
         print_json(
@@ -421,7 +420,9 @@ def hold_command(
     it, and release the tags of digests nothing runs any more."""
     config = _config(ctx)
     with collect_progress() as progress:  # shown while the fleet is read and held
-        result = hold(config, env or None, dry_run=dry_run, progress=progress)
+        result = hold(
+            config, env or None, dry_run=dry_run, progress=progress, clock=context.clock(ctx)
+        )
     if as_json:
         print_json(
             {

@@ -17,6 +17,8 @@ import typer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from fleetpatch.aws.errors import explain
+from fleetpatch.cli import context
+from fleetpatch.cli.context import WallClock
 from fleetpatch.cli.output import console, print_note
 from fleetpatch.cli.progress import LinePrinter, LiveRun
 from fleetpatch.cli.rollout import (
@@ -80,6 +82,7 @@ def _sink(as_json: bool, environment: str) -> Iterator[EventSink]:
 
 @contextmanager
 def _running(
+    ctx: typer.Context,
     config: Config,
     environment: str,
     *,
@@ -91,13 +94,14 @@ def _running(
     """Everything promote and rollback run inside: the journal, the event output, the runner,
     and AWS refusals turned into one line naming the environment."""
     with (
-        open_journal(config.journal) as journal,
+        open_journal(config.journal, clock=context.clock(ctx)) as journal,
         _sink(as_json, environment) as sink,
         _aws_errors(environment),
     ):
         yield _runner(
             config,
             journal,
+            clock=context.clock(ctx),
             sink=sink,
             yes=yes,
             as_json=as_json,
@@ -110,6 +114,7 @@ def _runner(
     config: Config,
     journal: SqliteJournal,
     *,
+    clock: WallClock,
     sink: EventSink,
     yes: bool,
     as_json: bool,
@@ -124,6 +129,7 @@ def _runner(
     return Runner(
         config,
         journal,
+        now=clock,
         sink=sink,
         strict=strict,
         confirm=confirm,
@@ -168,7 +174,13 @@ def promote_command(
     config = _config(ctx)
     mode: Mode = "pin" if pin else "tag"
     with _running(
-        config, destination, yes=yes, as_json=as_json, strict=strict, poll_interval=poll_interval
+        ctx,
+        config,
+        destination,
+        yes=yes,
+        as_json=as_json,
+        strict=strict,
+        poll_interval=poll_interval,
     ) as runner:
         result = promote(
             runner,
@@ -212,7 +224,7 @@ def rollback_command(
     config = _config(ctx)
     mode: Mode = "pin" if pin else "tag"
     with _running(
-        config, env, yes=yes, as_json=as_json, strict=strict, poll_interval=poll_interval
+        ctx, config, env, yes=yes, as_json=as_json, strict=strict, poll_interval=poll_interval
     ) as runner:
         result = rollback(runner, env, sidecar_name=sidecar, to=to, mode=mode)
     if as_json:

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from fleetpatch.cli import context
+from fleetpatch.cli.context import load_from_context
 from fleetpatch.cli.output import exit_if_unread, print_note
 from fleetpatch.config import Config
 from fleetpatch.report import FORMATS, get_format
@@ -20,9 +22,6 @@ def register(app: typer.Typer) -> None:
 
 
 def _config(ctx: typer.Context) -> Config:
-    # Imported here: cli.app imports this module while it registers commands.
-    from fleetpatch.cli.app import load_from_context
-
     return load_from_context(ctx)
 
 
@@ -47,7 +46,9 @@ def report_command(
     get_format(fmt)
     chosen = Period.parse(period) if period is not None else None
     config = _config(ctx)
-    report = make_report(config, chosen, environments=env or None, sidecar=sidecar)
+    report = make_report(
+        config, chosen, environments=env or None, sidecar=sidecar, now=context.now(ctx)
+    )
     path = save_report(report, fmt, output)
     print_note(f"report written to {path}")
     # The file is still written: it says "not read" for those environments itself.

@@ -18,6 +18,8 @@ from rich.table import Table
 
 from fleetpatch.aws.errors import explain
 from fleetpatch.aws.session import AwsSessions
+from fleetpatch.cli import context
+from fleetpatch.cli.context import WallClock, load_from_context, utc_now
 from fleetpatch.cli.output import console, err_console, print_error, print_json, print_note
 from fleetpatch.cli.progress import LinePrinter, RichProgress
 from fleetpatch.config import Config
@@ -52,9 +54,6 @@ def register(app: typer.Typer) -> None:
 
 
 def _config(ctx: typer.Context) -> Config:
-    # Imported here: cli.app imports this module while it registers commands.
-    from fleetpatch.cli.app import load_from_context
-
     return load_from_context(ctx)
 
 
@@ -78,7 +77,8 @@ def plan_command(
 ) -> None:
     """The services whose sidecar doesn't run the target, in waves (canary first)."""
     config = _config(ctx)
-    the_plan = build_plan(config, env, sidecar, digest, version, "pin" if pin else "tag")
+    mode: Mode = "pin" if pin else "tag"
+    the_plan = build_plan(config, env, sidecar, digest, version, mode, context.clock(ctx))
     if as_json:
         print_json(the_plan.to_json())
         return
@@ -92,13 +92,14 @@ def build_plan(
     digest: str | None,
     version: str | None,
     mode: Mode,
+    clock: WallClock = utc_now,
 ) -> Plan:
-    """Read the environment now and plan its rollout."""
+    """Read the environment now (`clock`: the command's wall clock) and plan its rollout."""
     from fleetpatch.inventory.collect import collect
 
     environment = config.environment(env)
     sidecar = config.sidecar(sidecar_name)
-    snapshot = collect(config, [environment.name])
+    snapshot = collect(config, [environment.name], clock=clock)
     env_snapshot = snapshot.environments[0]
     if env_snapshot.error is not None:
         raise EnvironmentFailure(env, env_snapshot.error)
@@ -166,18 +167,19 @@ def rollout_command(
     config = _config(ctx)
     mode: Mode = "pin" if pin else "tag"
     if dry_run:
-        _dry_run(config, env, sidecar, digest, version, mode, as_json)
+        _dry_run(config, env, sidecar, digest, version, mode, as_json, context.clock(ctx))
         return
     environment = config.environment(env)
-    journal = open_journal(config.journal)
+    clock = context.clock(ctx)
+    journal = open_journal(config.journal, clock=clock)
     # Lock first: a refused run shouldn't read the fleet or ask anything.
     lock = journal.acquire_lock(environment.name, default_lock_owner(), timedelta(seconds=lock_ttl))
     try:
-        the_plan = build_plan(config, env, sidecar, digest, version, mode)
+        the_plan = build_plan(config, env, sidecar, digest, version, mode, clock)
         _refuse_unreachable_target(the_plan)
         # --- issue 4 items 3 and 5: `requires` proven, then pre-flight (rollout/promote.py,
         # rollout/preflight.py). Both refuse (exit 2) before any change.
-        _prerequisites_and_preflight(config, journal, the_plan, strict, as_json)
+        _prerequisites_and_preflight(config, journal, the_plan, strict, as_json, clock)
         if not as_json:
             print_plan(the_plan)
         _confirm(the_plan, yes, as_json)
@@ -207,8 +209,9 @@ def _dry_run(
     version: str | None,
     mode: Mode,
     as_json: bool,
+    clock: WallClock,
 ) -> None:
-    the_plan = build_plan(config, env, sidecar, digest, version, mode)
+    the_plan = build_plan(config, env, sidecar, digest, version, mode, clock)
     calls = planned_calls(the_plan)
     if as_json:
         print_json({"plan": the_plan.to_json(), "calls": calls})
@@ -220,12 +223,17 @@ def _dry_run(
 
 
 def _prerequisites_and_preflight(
-    config: Config, journal: SqliteJournal, the_plan: Plan, strict: bool, as_json: bool
+    config: Config,
+    journal: SqliteJournal,
+    the_plan: Plan,
+    strict: bool,
+    as_json: bool,
+    clock: WallClock,
 ) -> None:
     from fleetpatch.rollout.promote import check_prerequisites
     from fleetpatch.rollout.runner import Runner
 
-    runner = Runner(config, journal, strict=strict)
+    runner = Runner(config, journal, strict=strict, now=clock)
     sidecar = config.sidecar(the_plan.sidecar)
     check_prerequisites(runner, the_plan.environment, sidecar, the_plan.target.digest)
     if not the_plan.waves:
@@ -330,7 +338,7 @@ def history_command(
     config = _config(ctx)
     if env is not None:
         config.environment(env)  # a typo is an error, not an empty history
-    with open_journal(config.journal) as journal:
+    with open_journal(config.journal, clock=context.clock(ctx)) as journal:
         entries = journal.entries(environment=env)
     if limit:
         entries = entries[-limit:]
@@ -347,7 +355,7 @@ def journal_verify_command(
 ) -> None:
     """Recompute the hash chain: exit 1 if a record was changed, deleted or reordered."""
     config = _config(ctx)
-    with open_journal(config.journal) as journal:
+    with open_journal(config.journal, clock=context.clock(ctx)) as journal:
         result = journal.verify()
     if as_json:
         print_json(verify_to_json(result))

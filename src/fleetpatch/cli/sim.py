@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
 
 from fleetpatch.cli.output import console, print_note
+from fleetpatch.errors import UserError
 
 sim_app = typer.Typer(help="Run the local AWS fleet simulator.", no_args_is_help=True)
 
@@ -25,11 +27,21 @@ def serve(
         min=0,
         help="Simulated seconds per real second (default: the scenario's, else 1).",
     ),
+    now: str | None = typer.Option(
+        None,
+        "--now",
+        metavar="TIME",
+        help="Start the world at this ISO 8601 time (default: the scenario's, else the real "
+        "time); the scenario's relative times (now-7d) count from it.",
+    ),
 ) -> None:
     """Serve ECS, ECR and STS for a scenario on 127.0.0.1 until Ctrl-C."""
     from fleetpatch.sim import DEFAULT_PORT, Simulator
 
-    sim = Simulator(scenario, port=DEFAULT_PORT if port is None else port, time_scale=time_scale)
+    start = _parse_now(now) if now is not None else None
+    sim = Simulator(
+        scenario, port=DEFAULT_PORT if port is None else port, time_scale=time_scale, now=start
+    )
     sim.start()
     try:
         environments = ", ".join(
@@ -47,3 +59,13 @@ def serve(
         print_note("simulator stopped")
     finally:
         sim.stop()
+
+
+def _parse_now(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UserError(
+            f"--now {text!r} is not an ISO 8601 time, e.g. 2026-11-27T09:00:00Z"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

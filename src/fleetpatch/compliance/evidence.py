@@ -14,9 +14,9 @@ calls for the same answer.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -108,12 +108,14 @@ def gather(
     trivy_digest: str | None = None,
     with_history: bool = True,
     with_journal: bool = True,
+    clock: Callable[[], datetime] | None = None,
 ) -> FleetEvidence:
-    """Read the fleet (unless a snapshot is given), the findings and the history."""
+    """Read the fleet (unless a snapshot is given; `clock` stamps it), the findings and the
+    history."""
     chosen = config.sidecar(sidecar)
     trivy_report = TrivyReport.from_file(trivy, digest=trivy_digest) if trivy else None
     sessions = sessions or AwsSessions(config)
-    snapshot = snapshot or collect(config, environments, sessions=sessions)
+    snapshot = snapshot or collect(config, environments, sessions=sessions, clock=clock)
     notes: list[str] = []
 
     images = _images(snapshot, chosen)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 from fleetpatch.errors import UserError
@@ -40,9 +42,13 @@ def default_journal_path(config_journal: Path | None) -> Path:
     return path
 
 
-def open_journal(config_journal: Path | None) -> SqliteJournal:
-    """The journal the CLI uses: `SqliteJournal` at `default_journal_path`."""
-    return SqliteJournal(default_journal_path(config_journal))
+def open_journal(
+    config_journal: Path | None, clock: Callable[[], datetime] | None = None
+) -> SqliteJournal:
+    """The journal the CLI uses: `SqliteJournal` at `default_journal_path`, stamping entries
+    with `clock` (the command's wall clock; real UTC time by default)."""
+    path = default_journal_path(config_journal)
+    return SqliteJournal(path, clock=clock) if clock is not None else SqliteJournal(path)
 
 
 def _data_dir() -> Path:

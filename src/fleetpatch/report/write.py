@@ -31,7 +31,9 @@ def make_report(
     generated_at = now or datetime.now(UTC).replace(microsecond=0)
     today = today or generated_at.date()
     chosen = _period(period, today)
-    evidence = gather(config, environments, sidecar=sidecar, sessions=sessions)
+    evidence = gather(
+        config, environments, sidecar=sidecar, sessions=sessions, clock=lambda: generated_at
+    )
     return build_report(evidence, chosen, policy_for(config), today, generated_at)
 
 

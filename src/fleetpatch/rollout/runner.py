@@ -73,7 +73,7 @@ class Runner:
     def snapshot(self, environment: str) -> Snapshot:
         from fleetpatch.inventory.collect import collect
 
-        snapshot = collect(self.config, [environment], sessions=self.sessions)
+        snapshot = collect(self.config, [environment], sessions=self.sessions, clock=self.now)
         error = snapshot.environments[0].error
         if error is not None:
             raise EnvironmentFailure(environment, error)

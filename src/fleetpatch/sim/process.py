@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 HOST = "127.0.0.1"
@@ -53,11 +54,19 @@ class Served:
 
 
 @contextmanager
-def served(scenario: Path, *, port: int | None = None, time_scale: float = 0.0) -> Iterator[Served]:
+def served(
+    scenario: Path,
+    *,
+    port: int | None = None,
+    time_scale: float = 0.0,
+    now: datetime | None = None,
+) -> Iterator[Served]:
     """Run `fleetpatch sim serve` for the scenario until the block ends."""
     port = port or free_port()
     command = [sys.executable, "-m", "fleetpatch", "sim", "serve", "--scenario", str(scenario)]
     command += ["--port", str(port), "--time-scale", str(time_scale)]
+    if now is not None:
+        command += ["--now", now.isoformat()]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for_port(port, process=process)

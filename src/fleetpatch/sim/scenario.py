@@ -4,11 +4,17 @@ A scenario is history, replayed in time order when the simulator starts: images 
 their `pushed_at` (a tag given to a newer image leaves the older one, as in ECR), services are
 deployed at their `deployed_at` (so they resolve their tags to the digests of that moment, as
 ECS's software version consistency does), and the clock then stands at `now`.
+
+`now` defaults to the moment the simulator starts, as AWS's clock is the real one; any time in
+the scenario may be written relative to it (`now-7d`, `now-2h30m`), so that a scenario tells
+the same story on any day (`resolve_relative_times`).
 """
 
 from __future__ import annotations
 
 import difflib
+import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -155,6 +161,7 @@ class Faults(_Model):
 
 
 class Scenario(_Model):
+    # Set by scenario_from_data: the scenario's `now`, or the real time when it has none.
     now: datetime = Field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
     time_scale: float = Field(default=1.0, ge=0)
     task_start_seconds: float = Field(default=30.0, ge=0)
@@ -193,8 +200,9 @@ class Scenario(_Model):
         return self.now - timedelta(days=7)
 
 
-def load_scenario(path: Path) -> Scenario:
-    """Read a scenario file (.yaml, .yml or .toml); a user mistake raises UserError."""
+def load_scenario(path: Path, now: datetime | None = None) -> Scenario:
+    """Read a scenario file (.yaml, .yml or .toml); a user mistake raises UserError.
+    `now` replaces the scenario's own `now` (tests pin the world's clock with it)."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -202,16 +210,89 @@ def load_scenario(path: Path) -> Scenario:
     except OSError as exc:
         raise UserError(f"{path}: cannot read scenario: {exc.strerror}") from None
     data = _parse(path, text)
-    return scenario_from_data(data, source=str(path))
+    return scenario_from_data(data, source=str(path), now=now)
 
 
-def scenario_from_data(data: object, source: str = "scenario") -> Scenario:
+def scenario_from_data(
+    data: object,
+    source: str = "scenario",
+    now: datetime | None = None,
+    *,
+    real_now: Callable[[], datetime] | None = None,
+) -> Scenario:
+    """Validate scenario data. The world's `now` is, in order: the `now` argument, the
+    scenario's own `now` key, the real time (`real_now`, for tests of this rule)."""
     if not isinstance(data, dict):
         raise UserError(f"{source}: a scenario must be a mapping with 'environments'")
+    try:
+        start = now or _scenario_now(data, real_now or _real_now)
+        data = {**resolve_relative_times(data, start), "now": start}
+    except ValueError as exc:
+        raise UserError(f"{source}: {exc}") from None
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
         raise UserError(f"{source}: {_first_error(exc)}") from None
+
+
+# --- times relative to the start ----------------------------------------------------------------
+
+_RELATIVE = re.compile(r"^now(?:\s*([+-])\s*((?:\d+[dhms])+))?$")
+_LOOKS_RELATIVE = re.compile(r"^\s*now\s*(?:[+-]|$)")
+_PART = re.compile(r"(\d+)([dhms])")
+_UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+def _real_now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def _scenario_now(data: dict[str, Any], real_now: Callable[[], datetime]) -> datetime:
+    given = data.get("now")
+    if given is None or given == "now":
+        return real_now()
+    if isinstance(given, datetime):
+        return given if given.tzinfo else given.replace(tzinfo=UTC)
+    if isinstance(given, str):
+        try:
+            parsed = datetime.fromisoformat(given.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(
+                f"now: {given!r} is not a time: write an ISO 8601 time "
+                "(2026-11-27T09:00:00Z) or leave it out to start at the real time"
+            ) from None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    raise ValueError(f"now: {given!r} is not a time")
+
+
+def relative_time(text: str, start: datetime) -> datetime | None:
+    """`now`, `now-7d`, `now+1h30m` -> that moment relative to `start`; None when `text` is
+    not a relative time (an ISO time, or anything else, is left to the schema)."""
+    match = _RELATIVE.match(text.strip())
+    if match is None:
+        return None
+    sign, parts = match.groups()
+    if not parts:
+        return start
+    seconds = sum(int(n) * _UNIT_SECONDS[unit] for n, unit in _PART.findall(parts))
+    return start + timedelta(seconds=seconds if sign == "+" else -seconds)
+
+
+def resolve_relative_times(data: Any, start: datetime) -> Any:
+    """A copy of scenario data where every relative time string is a datetime."""
+    if isinstance(data, dict):
+        return {key: resolve_relative_times(value, start) for key, value in data.items()}
+    if isinstance(data, list):
+        return [resolve_relative_times(item, start) for item in data]
+    if isinstance(data, str) and _LOOKS_RELATIVE.match(data):
+        moment = relative_time(data, start)
+        if moment is None:
+            raise ValueError(
+                f"{data!r} is not a relative time: write now-7d, now-2h30m or now+1d "
+                "(units d, h, m, s)"
+            )
+        return moment
+    return data
 
 
 def _parse(path: Path, text: str) -> object:

@@ -88,11 +88,15 @@ class Simulator:
         port: int = 0,
         time_scale: float | None = None,
         host: str = "127.0.0.1",
+        now: datetime | None = None,
     ) -> None:
+        # `now` pins the world's start (tests); else the scenario's `now`, else real time.
         if isinstance(scenario, (str, Path)):
-            scenario = sc.load_scenario(Path(scenario))
+            scenario = sc.load_scenario(Path(scenario), now=now)
         elif isinstance(scenario, dict):
-            scenario = sc.scenario_from_data(scenario)
+            scenario = sc.scenario_from_data(scenario, now=now)
+        elif now is not None:
+            scenario = scenario.model_copy(update={"now": now})
         self.scenario = scenario
         self.host = host
         self.port = port
