@@ -11,6 +11,7 @@ import pytest
 
 from fleetpatch import __version__
 from fleetpatch.cli import app as cli_app
+from fleetpatch.cli import context as cli_context
 
 CONFIG = """\
 [[sidecars]]
@@ -131,6 +132,6 @@ def test_ctrl_c_is_one_line_and_exit_130(
     def interrupted(_path: Path | None) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli_app, "load_config", interrupted)
+    monkeypatch.setattr(cli_context, "load_config", interrupted)
     assert cli_app.run(["config", "check"]) == 130
     assert capsys.readouterr().err.strip() == "error: interrupted"

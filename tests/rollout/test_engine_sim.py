@@ -12,7 +12,7 @@ from botocore.retries.standard import ExponentialBackoff
 from fleetpatch.aws.session import AwsSessions
 from fleetpatch.config import Config
 from fleetpatch.inventory.collect import collect
-from fleetpatch.journal import EntryKind, SqliteJournal
+from fleetpatch.journal import EntryKind, NewEntry, SqliteJournal
 from fleetpatch.rollout.events import Event, ListSink
 from fleetpatch.rollout.executor import Rollout, RolloutOptions
 from fleetpatch.rollout.pin import READ_ONLY_FIELDS
@@ -185,7 +185,21 @@ def test_rerun_waits_for_deployments_instead_of_starting_new_ones(
             clock=SimClock(sim),
             options=RolloutOptions(poll=FAST_POLL),
         ).run()
-    # ... and another deployment was started by a run that died before journaling it.
+    # ... and another run journaled its intent for web, then died before journaling ECS's
+    # answer: the deployment ECS created right after the intent is fleetpatch's.
+    the_plan = make_plan(config)
+    journal.append(
+        NewEntry(
+            kind=EntryKind.DEPLOYMENT_REQUESTED,
+            environment="dev",
+            actor="killed",
+            service="main/web",
+            sidecar=the_plan.sidecar,
+            target_digest=the_plan.target.digest,
+            rollout_id="r-killed",
+            details={"aws_time": sim.clock.now().isoformat()},
+        )
+    )
     aws.ecs().update_service(cluster="main", service="web", forceNewDeployment=True)
     sim.advance(5)
 

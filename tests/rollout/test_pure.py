@@ -1,5 +1,5 @@
-"""Pure pieces of the executor: the per-service decision, the verification verdict, the
-wait's reading of a DescribeServices answer, the progress view."""
+"""Pure pieces of the rollout: the verification verdict and the progress views (the
+per-service decision has its own tests: test_decide.py)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,8 @@ from rich.console import Console
 
 from fleetpatch.cli.progress import LinePrinter, LiveRun, RichProgress
 from fleetpatch.rollout.events import Event
-from fleetpatch.rollout.executor import Action, decide
 from fleetpatch.rollout.plan import ServiceStep
 from fleetpatch.rollout.verify import Check, judge
-from fleetpatch.rollout.waits import Tracked, evaluate
 
 OLD = "sha256:" + "a" * 64
 NEW = "sha256:" + "b" * 64
@@ -26,29 +24,6 @@ def service(*deployments: dict[str, Any]) -> dict[str, Any]:
 
 def dep(id_: str, status: str = "PRIMARY", state: str = "COMPLETED", **more: Any) -> dict[str, Any]:
     return {"id": id_, "status": status, "rolloutState": state, **more}
-
-
-def test_decide() -> None:
-    def d(svc: dict[str, Any] | None, digest: str | None, **kw: Any) -> Action:
-        args: dict[str, Any] = {
-            "verified": False,
-            "journaled_deployment": None,
-            "failed_earlier": False,
-        }
-        args.update(kw)
-        return decide(STEP, svc, digest, NEW, **args).action
-
-    settled_new = service(dep("d2"))
-    assert d(None, None) is Action.GONE
-    assert d(service(dep("d1")), OLD) is Action.START
-    assert d(service(dep("d2", state="IN_PROGRESS"), dep("d1", "ACTIVE")), NEW) is Action.ADOPT
-    assert d(service(dep("d1")), OLD, journaled_deployment="d1") is Action.ADOPT
-    assert d(settled_new, NEW) is Action.RECORD
-    assert d(settled_new, NEW, verified=True) is Action.SKIP
-    assert d(service(dep("d1")), OLD, failed_earlier=True) is Action.FAILED_EARLIER
-    assert d(service(dep("d1")), OLD, failed_earlier=True, retry_failed=True) is Action.START
-    # journaled, but ECS no longer knows the deployment and the service isn't on the target
-    assert d(service(dep("d3")), OLD, journaled_deployment="gone") is Action.FAILED_EARLIER
 
 
 def task(digest: str | None, status: str = "RUNNING") -> dict[str, Any]:
@@ -71,26 +46,6 @@ def test_judge() -> None:
     assert not other.ok and "completed on sha256:aaaaaaaaaaaa" in other.reason
     assert not judge(check, [], None).ok
     assert judge(Check("main/api", "log_router", NEW, desired_count=0), [], None).ok
-
-
-def test_evaluate() -> None:
-    tracked = Tracked("main/api", "d2")
-    assert evaluate(tracked, service(dep("d2", state="IN_PROGRESS"), dep("d1", "ACTIVE"))) is None
-    assert evaluate(tracked, service(dep("d2"))).state == "COMPLETED"  # type: ignore[union-attr]
-    breaker = service(
-        dep("d3", state="IN_PROGRESS", rolloutStateReason="rolling back to deploymentId d1"),
-        dep(
-            "d2",
-            "ACTIVE",
-            "FAILED",
-            rolloutStateReason="ECS deployment circuit breaker: tasks failed to start.",
-        ),
-    )
-    outcome = evaluate(tracked, breaker)
-    assert outcome is not None and outcome.state == "FAILED" and "circuit breaker" in outcome.reason
-    replaced = evaluate(tracked, service(dep("d9")))
-    assert replaced is not None and "replaced by d9" in replaced.reason
-    assert evaluate(tracked, None).state == "FAILED"  # type: ignore[union-attr]
 
 
 def test_progress_views_render_events() -> None:

@@ -1,9 +1,10 @@
 """A run killed between UpdateService and journaling `deployment_started`, deterministically.
 
-The killed run's deployment completes before the rerun reads the fleet, so the rerun finds the
-service already on the target. The journal must still show that deployment as started (once,
-with ECS's deployment id); a service that was on the target before fleetpatch ever planned it
-must not get one.
+The killed run journaled its intent (`deployment_requested`) and called UpdateService; its
+deployment completes before the rerun reads the fleet, so the rerun finds the service already
+on the target. The journal must still show that deployment as started (once, with ECS's
+deployment id): it appeared in the window after fleetpatch's intent. A deployment nobody
+journaled an intent for is someone else's: never journaled as fleetpatch's.
 """
 
 from __future__ import annotations
@@ -33,18 +34,22 @@ def journal(sim: Simulator, tmp_path: Path) -> Iterator[SqliteJournal]:
 
 
 def journal_killed_runs_plan(journal: SqliteJournal, plan: Plan) -> None:
-    """What the killed run got to journal: its plan, nothing more."""
-    journal.append(
-        NewEntry(
-            kind=EntryKind.PLAN,
-            environment=plan.environment,
-            actor="killed",
-            sidecar=plan.sidecar,
-            target_digest=plan.target.digest,
-            rollout_id="r-killed",
-            details={"mode": plan.mode},
+    """What the killed run got to journal: its plan and its intents, not ECS's answers."""
+    for kind, service in [(EntryKind.PLAN, None)] + [
+        (EntryKind.DEPLOYMENT_REQUESTED, key) for key in SERVICES
+    ]:
+        journal.append(
+            NewEntry(
+                kind=kind,
+                environment=plan.environment,
+                actor="killed",
+                service=service,
+                sidecar=plan.sidecar,
+                target_digest=plan.target.digest,
+                rollout_id="r-killed",
+                details={"mode": plan.mode},
+            )
         )
-    )
 
 
 def force_new_deployments(config: Config) -> dict[str, str]:
@@ -106,7 +111,7 @@ def test_a_completed_unjournaled_deployment_is_journaled_as_started(
     assert len(started) == len(SERVICES)
     for entry in started:
         assert entry.details["adopted"] is True
-        assert entry.details["found"] == "completed before this run saw it"
+        assert entry.details["found"] == "created after fleetpatch's request"
     verified = entries_of(journal, EntryKind.VERIFIED)
     assert {e.service: e.deployment_id for e in verified} == ids
     # each service's start is journaled before its verification

@@ -26,6 +26,9 @@ GENESIS_HASH = "0" * 64
 class EntryKind(StrEnum):
     PLAN = "plan"
     APPROVAL = "approval"
+    # Intent before effect: appended just before UpdateService, so that a deployment ECS
+    # created in the window that followed is provably fleetpatch's (rollout/observe.py).
+    DEPLOYMENT_REQUESTED = "deployment_requested"
     DEPLOYMENT_STARTED = "deployment_started"
     DEPLOYMENT_COMPLETED = "deployment_completed"
     VERIFIED = "verified"

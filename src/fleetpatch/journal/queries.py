@@ -18,6 +18,7 @@ from fleetpatch.journal.model import Entry, EntryKind
 
 _STATE_KINDS = frozenset(
     {
+        EntryKind.DEPLOYMENT_REQUESTED,
         EntryKind.DEPLOYMENT_STARTED,
         EntryKind.DEPLOYMENT_COMPLETED,
         EntryKind.VERIFIED,
@@ -75,6 +76,30 @@ def started_deployments(
             if deployment_id:
                 in_flight[service] = deployment_id
     return in_flight
+
+
+def requested_deployments(
+    entries: Iterable[Entry], environment: str, target_digest: str
+) -> dict[str, datetime]:
+    """service -> when fleetpatch journaled its intent to deploy it to the target, for services
+    whose latest state is that intent: the run died before it journaled what ECS answered."""
+    latest = _latest_states(entries, environment)
+    return {
+        service: _aws_time(entry) or entry.timestamp
+        for service, entry in latest.items()
+        if entry.kind is EntryKind.DEPLOYMENT_REQUESTED and _target(entry) == target_digest
+    }
+
+
+def _aws_time(entry: Entry) -> datetime | None:
+    """AWS's clock when the intent was journaled (details.aws_time), if the run knew it."""
+    text = entry.details.get("aws_time")
+    if not isinstance(text, str):
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
 
 
 def previous_digest(entries: Iterable[Entry], environment: str, service: str | None) -> str | None:

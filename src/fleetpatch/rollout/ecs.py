@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import (
@@ -42,6 +44,15 @@ def split_key(key: str) -> tuple[str, str]:
 
 def describe_services(ecs: ECSClient, keys: Iterable[str]) -> dict[str, dict[str, Any] | None]:
     """`cluster/service` -> its DescribeServices answer (None: missing or INACTIVE)."""
+    return describe_services_at(ecs, keys)[0]
+
+
+def describe_services_at(
+    ecs: ECSClient, keys: Iterable[str]
+) -> tuple[dict[str, dict[str, Any] | None], datetime | None]:
+    """`describe_services`, and AWS's clock when it answered (the last answer's Date header):
+    what ECS's own `createdAt` times can be compared with, whatever the local clock says."""
+    aws_now: datetime | None = None
     by_cluster: dict[str, list[str]] = defaultdict(list)
     for key in keys:
         cluster, service = split_key(key)
@@ -50,6 +61,7 @@ def describe_services(ecs: ECSClient, keys: Iterable[str]) -> dict[str, dict[str
     for cluster, names in by_cluster.items():
         for batch in chunks(names, SERVICES_PER_DESCRIBE):
             answer = ecs.describe_services(cluster=cluster, services=batch)
+            aws_now = answer_time(answer) or aws_now
             for described in answer["services"]:
                 data: dict[str, Any] = dict(described)
                 if data.get("status") == "INACTIVE":
@@ -57,7 +69,19 @@ def describe_services(ecs: ECSClient, keys: Iterable[str]) -> dict[str, dict[str
                 found[f"{cluster}/{data['serviceName']}"] = data
             for name in batch:
                 found.setdefault(f"{cluster}/{name}", None)
-    return found
+    return found, aws_now
+
+
+def answer_time(answer: Any) -> datetime | None:
+    """AWS's clock from an answer's HTTP Date header (None if absent or unreadable)."""
+    headers = answer.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+    text = headers.get("date")
+    if not text:
+        return None
+    try:
+        return parsedate_to_datetime(str(text))
+    except (TypeError, ValueError):
+        return None
 
 
 def describe_revisions(ecs: ECSClient, arns: Iterable[str]) -> dict[str, dict[str, Any]]:

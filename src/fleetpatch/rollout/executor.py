@@ -1,23 +1,19 @@
-"""The executor: runs a `Plan` wave by wave, waits, verifies, journals, halts.
+"""The rollout as a reconcile loop: a `Plan` run wave by wave, each wave pass by pass.
 
     lock = journal.acquire_lock("dev", default_lock_owner(), ttl)
     result = Rollout(plan, ecs, ecr, journal, lock=lock, sink=sink).run()
 
-It is level-triggered: before each wave it re-reads the wave's services and the journal, and
-for each service does what is still needed, never more:
+One pass over a wave's open services:
 
-| what it finds | what it does |
-|---|---|
-| a deployment to the target in progress (journaled, or seen in ECS) | waits for it |
-| the service on the target, journaled `verified` | skips it |
-| the service on the target, not journaled `verified` | verifies and records it (and first |
-| | journals as started a deployment a killed run never journaled: `_adopt_completed`) |
-| the latest record for the target is `failed` (no `--retry-failed`) | counts it failed |
-| anything else | starts one deployment |
+    observe   journal facts + DescribeServices (+ revisions)   rollout/observe.py
+    decide    pure, per service                                  rollout/decide.py
+    act       UpdateService (RegisterTaskDefinition in pin mode) rollout/act.py
+    record    journal (intent before effect) + events            rollout/record.py
 
-So a run killed at any point is continued by running it again, and no service gets two
-deployments for one target (see docs/rollout.md). Every action is journaled with the
-`rollout_id`, the actor, digests before and after, and the ECS deployment id.
+Passes repeat, with a growing interval, until every service of the wave is verified, failed or
+skipped. A pass trusts nothing from the passes before it, so a run killed at any moment is
+continued by running it again, and no service gets two deployments for one target (see
+docs/rollout.md). `run_pass` is the unit a workflow engine can run on its own.
 """
 
 from __future__ import annotations
@@ -27,60 +23,32 @@ import uuid
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from fleetpatch.aws.errors import DENIED_CODES, EXPIRED_CODES, INVALID_CODES
-from fleetpatch.journal import (
-    EntryKind,
-    JournalStore,
-    Lock,
-    NewEntry,
-    current_user,
-    failed_services,
-    started_deployments,
-    verified_services,
-)
-from fleetpatch.journal.model import Entry
-from fleetpatch.journal.queries import ever_started, first_plan_time
+from fleetpatch.journal import JournalStore, Lock, current_user
 from fleetpatch.rollout import ecs as ecs_api
-from fleetpatch.rollout.events import Event, EventSink, NullSink
-from fleetpatch.rollout.pin import PinError, pin_request
-from fleetpatch.rollout.plan import Plan, ServiceStep, Wave
-from fleetpatch.rollout.verify import Check, FailureReport, Verification, explain_failure, verify
-from fleetpatch.rollout.waits import (
-    Clock,
-    Outcome,
-    PollPolicy,
-    Progress,
-    RealClock,
-    Tracked,
-    wait_for,
+from fleetpatch.rollout.act import (
+    aws_message,
+    current_tag_digests,
+    is_fatal,
+    start_deployment,
 )
+from fleetpatch.rollout.decide import Action, Decision, decide, over_budget, tag_moved
+from fleetpatch.rollout.events import EventSink, NullSink
+from fleetpatch.rollout.observe import Observation, journal_facts, observe_services
+from fleetpatch.rollout.pin import PinError
+from fleetpatch.rollout.plan import Plan, ServiceStep, Wave
+from fleetpatch.rollout.record import Recorder, RolloutResult, ServiceResult
+from fleetpatch.rollout.verify import Check, FailureReport, explain_failure, verify
+from fleetpatch.rollout.waits import Clock, PollPolicy, RealClock
 
 if TYPE_CHECKING:
     from mypy_boto3_ecr import ECRClient
     from mypy_boto3_ecs import ECSClient
 
-
-class Action(StrEnum):
-    START = "start"
-    ADOPT = "adopt"  # a deployment to the target is already running: wait for it
-    RECORD = "record"  # already on the target but not journaled as verified: verify it
-    SKIP = "skip"  # verified on the target, journaled
-    FAILED_EARLIER = "failed_earlier"
-    GONE = "gone"
-
-
-@dataclass(frozen=True)
-class Decision:
-    action: Action
-    deployment_id: str | None = None
-    service_deployment_arn: str | None = None
-    reason: str = ""
+__all__ = ["Rollout", "RolloutOptions", "RolloutResult", "ServiceResult", "new_rollout_id"]
 
 
 @dataclass(frozen=True)
@@ -95,38 +63,19 @@ class RolloutOptions:
     task_definitions: Mapping[str, str] = field(default_factory=dict)
 
 
-@dataclass
-class ServiceResult:
-    key: str
-    status: str  # verified | failed | skipped
-    reason: str = ""
-    deployment_id: str | None = None
-    details: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class RolloutResult:
-    rollout_id: str
-    plan: Plan
-    services: dict[str, ServiceResult] = field(default_factory=dict)
-    halted: bool = False
-    halt_reason: str = ""
-    waves_run: int = 0
-
-    def with_status(self, status: str) -> list[ServiceResult]:
-        return [r for r in self.services.values() if r.status == status]
-
-    @property
-    def ok(self) -> bool:
-        return not self.halted and not self.with_status("failed")
-
-
-class TagMoved(Exception):
-    """Moving-tag mode: the tag no longer points to the plan's target."""
-
-
 def new_rollout_id() -> str:
     return "r-" + uuid.uuid4().hex[:12]
+
+
+@dataclass
+class _Wave:
+    """A wave's progress within this run: which services are still open."""
+
+    wave: Wave
+    open: dict[str, ServiceStep]
+    # Shown progress per service, so an unchanged poll prints nothing (display only).
+    shown: dict[str, tuple[int, int, str]] = field(default_factory=dict)
+    tag_checked: bool = False
 
 
 class Rollout:
@@ -150,494 +99,274 @@ class Rollout:
         self.ecs = ecs
         self.ecr = ecr
         self.journal = journal
-        self.sink = sink or NullSink()
         self.clock = clock or RealClock()
         self.options = options or RolloutOptions()
-        self.actor = actor or current_user()
         self.rollout_id = rollout_id or new_rollout_id()
+        self.record = Recorder(
+            plan, journal, sink or NullSink(), actor or current_user(), self.rollout_id
+        )
         self._lock = lock
         self._lock_refreshed = time.monotonic()
-        self._result = RolloutResult(self.rollout_id, plan)
         # service key -> service deployment ARN, for failure reports
         self._sd_arns: dict[str, str] = {}
+        # Deployments this run has announced (started, adopted, or found journaled by an
+        # earlier run): display only, so the live view gets one row per deployment.
+        self._announced: set[str] = set()
 
     @property
     def target(self) -> str:
         return self.plan.target.digest
 
-    # --- the run ----------------------------------------------------------------------------
+    @property
+    def sink(self) -> EventSink:
+        return self.record.sink
+
+    @sink.setter
+    def sink(self, sink: EventSink) -> None:
+        # The CLI chooses its output (live table, JSON lines) once the run is built.
+        self.record.sink = sink
+
+    # --- the loop ---------------------------------------------------------------------------
 
     def run(self) -> RolloutResult:
-        plan = self.plan
-        self._emit("plan", plan.to_json())
-        self._record(
-            EntryKind.PLAN,
-            details={
-                "mode": plan.mode,
-                "chosen_by": plan.target.chosen_by,
-                "label": plan.target.label,
-                "waves": [[s.key for s in w.services] for w in plan.waves],
-                "done": [s.key for s in plan.done],
-                "skipped": [s.to_json() for s in plan.skipped],
-            },
-        )
-        self._record_done(plan.done)
-        for wave in plan.waves:
+        self.record.planned()
+        if self.plan.done:
+            # Found on the target by the plan: verified and recorded as "wave 0".
+            self._run_wave(Wave(0, False, self.plan.done), announce=False)
+        for wave in self.plan.waves:
             if not self._run_wave(wave):
                 break
-        result = self._result
-        self._emit(
-            "finished",
-            {
-                "verified": len(result.with_status("verified")),
-                "failed": len(result.with_status("failed")),
-                "skipped": len(result.with_status("skipped")),
-                "halted": result.halted,
-                "ok": result.ok,
-            },
-        )
-        return result
+        self.record.finished()
+        return self.record.result
 
-    def _run_wave(self, wave: Wave) -> bool:
-        """Run one wave; False when the rollout must halt."""
+    def _run_wave(self, wave: Wave, *, announce: bool = True) -> bool:
+        """Run passes until every service of the wave is concluded; False: halt."""
         self._heartbeat(force=True)
-        keys = [s.key for s in wave.services]
-        self._emit("wave_started", {"wave": wave.index, "canary": wave.canary, "services": keys})
-        self._result.waves_run += 1
-        decisions = self._decide(wave.services)
-        to_start = [s for s in wave.services if decisions[s.key].action is Action.START]
-        if to_start and self.plan.mode == "tag":
-            try:
-                self._check_tag()
-            except TagMoved as exc:
-                return self._halt(str(exc), wave)
-        tracked = self._start_all(wave, to_start, decisions)
-        tracked += self._adopt_all(wave, decisions)
-        self._settle_others(wave, decisions)
-        outcomes = self._wait(tracked)
-        self._conclude(wave, outcomes)
-        failed = [
-            k for k in keys if self._result.services.get(k, ServiceResult(k, "")).status == "failed"
-        ]
-        self._emit("wave_finished", {"wave": wave.index, "failed": failed})
-        if len(failed) > self.plan.failure_budget:
-            reason = (
-                f"wave {wave.index}: {len(failed)} service(s) failed, more than the failure "
-                f"budget of {self.plan.failure_budget}: {', '.join(failed)}"
+        if announce:
+            keys = [s.key for s in wave.services]
+            self.record.emit(
+                "wave_started", {"wave": wave.index, "canary": wave.canary, "services": keys}
             )
-            return self._halt(reason, wave)
+            self.record.result.waves_run += 1
+        progress = _Wave(wave, {s.key: s for s in wave.services})
+        deadline = self.clock.now() + self.options.poll.timeout
+        interval = self.options.poll.interval
+        while progress.open:
+            halt = self.run_pass(progress)
+            if halt is not None:
+                self.record.halted(halt, wave.index)
+                return False
+            if not progress.open:
+                break
+            if self.clock.now() >= deadline:
+                self._time_out(progress)
+                break
+            self._heartbeat()
+            self.clock.sleep(interval)
+            interval = min(self.options.poll.max_interval, interval * self.options.poll.backoff)
+        if not announce:
+            return True
+        failed = [
+            s.key
+            for s in wave.services
+            if self.record.result.services.get(s.key, ServiceResult(s.key, "")).status == "failed"
+        ]
+        self.record.emit("wave_finished", {"wave": wave.index, "failed": failed})
+        reason = over_budget(wave.index, failed, self.plan.failure_budget)
+        if reason is not None:
+            self.record.halted(reason, wave.index)
+            return False
         return True
 
-    # --- deciding, per service --------------------------------------------------------------
-
-    def _decide(self, steps: Sequence[ServiceStep]) -> dict[str, Decision]:
-        """Re-read the wave's services and the journal; decide what each one still needs."""
-        entries = self.journal.entries(environment=self.plan.environment)
-        verified = verified_services(entries, self.plan.environment, self.target)
-        started = started_deployments(entries, self.plan.environment, self.target)
-        failed = failed_services(entries, self.plan.environment, self.target)
-        live = ecs_api.describe_services(self.ecs, [s.key for s in steps])
-        revisions = self._live_revisions(live)
-        decisions = {}
-        for step in steps:
-            service = live.get(step.key)
-            revision = revisions.get(ecs_api.current_revision_arn(service or {}) or "")
-            decisions[step.key] = decide(
+    def run_pass(self, progress: _Wave) -> str | None:
+        """One pass: observe, decide, act, record. Returns a reason to halt, or None."""
+        steps = progress.open
+        facts = journal_facts(self.journal, self.plan.environment, self.target)
+        try:
+            seen = observe_services(
+                self.ecs,
+                steps,
+                {k: s.container for k, s in steps.items()},
+                skip_revisions=[k for k in steps if k in facts.started],
+            )
+        except (ClientError, BotoCoreError) as exc:
+            if ecs_api.is_transient(exc):
+                return None  # a throttled or failed read is just no news: next pass
+            raise
+        decisions = {
+            key: decide(
                 step,
-                service,
-                ecs_api.revision_digest(revision, step.container),
+                seen.services[key],
+                facts,
                 self.target,
-                verified=step.key in verified,
-                journaled_deployment=started.get(step.key),
-                failed_earlier=step.key in failed,
                 retry_failed=self.options.retry_failed,
+                planned_done=progress.wave.index == 0,
             )
-        return decisions
+            for key, step in steps.items()
+        }
+        to_start = [steps[k] for k, d in decisions.items() if d.action is Action.START]
+        if to_start and self.plan.mode == "tag" and not progress.tag_checked:
+            reason = self._tag_moved()
+            if reason is not None:
+                return reason
+            progress.tag_checked = True
+        for refused in self._start_all(progress.wave.index, to_start, seen):
+            del progress.open[refused]
+        self._act_on_the_rest(progress, decisions, seen)
+        return None
 
-    def _live_revisions(self, live: dict[str, dict[str, Any] | None]) -> dict[str, dict[str, Any]]:
-        arns = [arn for s in live.values() if s and (arn := ecs_api.current_revision_arn(s))]
-        return ecs_api.describe_revisions(self.ecs, arns) if arns else {}
+    # --- acting on decisions ------------------------------------------------------------------
 
-    # --- acting -----------------------------------------------------------------------------
+    def _tag_moved(self) -> str | None:
+        target = self.plan.target
+        now = current_tag_digests(self.ecr, target.repository, target.tag) if target.tag else set()
+        return tag_moved(target.repository, target.tag, target.label, self.target, now)
 
-    def _check_tag(self) -> None:
-        tag = self.plan.target.tag
-        if tag is None:
-            raise TagMoved(
-                f"moving-tag mode needs the target to be what a tag points to; "
-                f"{self.plan.target.label} is not: use --pin"
-            )
-        answer = self.ecr.describe_images(
-            repositoryName=self.plan.target.repository, imageIds=[{"imageTag": tag}]
-        )
-        digests = {str(d["imageDigest"]) for d in answer["imageDetails"]}
-        if digests != {self.target}:
-            now = ", ".join(sorted(digests)) or "nothing"
-            raise TagMoved(
-                f"the tag moved since the plan: {self.plan.target.repository}:{tag} now points "
-                f"to {now}, not {self.target}; run the command again to plan for the new digest"
-            )
-
-    def _start_all(
-        self, wave: Wave, steps: Sequence[ServiceStep], decisions: dict[str, Decision]
-    ) -> list[Tracked]:
+    def _start_all(self, wave: int, steps: Sequence[ServiceStep], seen: Observation) -> list[str]:
+        """Start every step's deployment; the keys AWS refused (failed, concluded)."""
         if not steps:
             return []
         workers = max(1, min(self.options.workers, len(steps)))
         with ThreadPoolExecutor(workers, thread_name_prefix="fp-start") as pool:
-            started = list(pool.map(lambda s: self._start_one(wave, s), steps))
-        return [t for t in started if t is not None]
+            started = list(pool.map(lambda s: self._start_one(wave, s, seen), steps))
+        return [step.key for step, ok in zip(steps, started, strict=True) if not ok]
 
-    def _start_one(self, wave: Wave, step: ServiceStep) -> Tracked | None:
-        """Start one service's deployment; an AWS refusal fails that service, not the run."""
+    def _start_one(self, wave: int, step: ServiceStep, seen: Observation) -> bool:
+        """Intent, UpdateService, answer. An AWS refusal fails that service, not the run."""
+        self.record.requested(step, wave, seen.aws_now)
         try:
-            return self._start(wave, step)
+            started = start_deployment(
+                self.ecs, self.plan.mode, step, self.target, self.options.task_definitions
+            )
         except (ClientError, PinError) as exc:
-            if isinstance(exc, ClientError) and _is_fatal(exc):
+            if isinstance(exc, ClientError) and is_fatal(exc):
                 raise  # credentials, permissions: every other call would fail the same way
-            reason = f"could not start the deployment: {_aws_message(exc)}"
-            self._fail(step, reason, Outcome(step.key, "", "FAILED", reason, None), wave.index)
-            return None
-
-    def _start(self, wave: Wave, step: ServiceStep) -> Tracked:
-        cluster, service = ecs_api.split_key(step.key)
-        details: dict[str, Any] = {"wave": wave.index, "mode": self.plan.mode}
-        if self.plan.mode == "pin" and step.key in self.options.task_definitions:
-            # Rollback in pin mode: back to the revision the service ran before.
-            arn = self.options.task_definitions[step.key]
-            details.update(task_definition_before=step.task_definition, task_definition=arn)
-            answer = self.ecs.update_service(cluster=cluster, service=service, taskDefinition=arn)
-        elif self.plan.mode == "pin":
-            described = self.ecs.describe_task_definition(
-                taskDefinition=step.task_definition, include=["TAGS"]
+            self.record.failed(
+                step, f"could not start the deployment: {aws_message(exc)}", None, {"wave": wave}
             )
-            request = pin_request(dict(described), step.container, self.target)
-            registered = self.ecs.register_task_definition(**request)
-            arn = str(registered["taskDefinition"]["taskDefinitionArn"])
-            details.update(task_definition_before=step.task_definition, task_definition=arn)
-            answer = self.ecs.update_service(cluster=cluster, service=service, taskDefinition=arn)
-        else:
-            answer = self.ecs.update_service(
-                cluster=cluster, service=service, forceNewDeployment=True
-            )
-        live: dict[str, Any] = dict(answer["service"])
-        current = ecs_api.primary(live) or {}
-        deployment_id = str(current.get("id", ""))
-        sd_arn = live.get("currentServiceDeployment")
-        if sd_arn:
-            details["service_deployment_arn"] = sd_arn
-            self._sd_arns[step.key] = str(sd_arn)
-        self._record(
-            EntryKind.DEPLOYMENT_STARTED,
-            service=step.key,
-            digest_before=step.digest_before,
-            deployment_id=deployment_id,
-            details=details,
-        )
-        self._emit(
-            "deployment_started",
-            {
-                "service": step.key,
-                "wave": wave.index,
-                "deployment_id": deployment_id,
-                "digest_before": step.digest_before,
-                "mode": self.plan.mode,
-                "adopted": False,
-            },
-        )
-        return Tracked(step.key, deployment_id)
+            return False
+        if started.service_deployment_arn:
+            self._sd_arns[step.key] = started.service_deployment_arn
+        self._announced.add(started.deployment_id)
+        self.record.started(step, wave, started.deployment_id, started.details)
+        return True
 
-    def _adopt_all(self, wave: Wave, decisions: dict[str, Decision]) -> list[Tracked]:
-        tracked = []
-        for step in wave.services:
-            decision = decisions[step.key]
-            if decision.action is not Action.ADOPT or decision.deployment_id is None:
-                continue
-            if decision.service_deployment_arn:
-                self._sd_arns[step.key] = decision.service_deployment_arn
-            if decision.reason == "seen in ECS":
-                # Started by a run that died before journaling it: journal it now.
-                self._record(
-                    EntryKind.DEPLOYMENT_STARTED,
-                    service=step.key,
-                    digest_before=step.digest_before,
-                    deployment_id=decision.deployment_id,
-                    details={"wave": wave.index, "mode": self.plan.mode, "adopted": True},
-                )
-            self._emit(
-                "deployment_started",
-                {
-                    "service": step.key,
-                    "wave": wave.index,
-                    "deployment_id": decision.deployment_id,
-                    "digest_before": step.digest_before,
-                    "mode": self.plan.mode,
-                    "adopted": True,
-                },
-            )
-            tracked.append(Tracked(step.key, decision.deployment_id))
-        return tracked
-
-    def _settle_others(self, wave: Wave, decisions: dict[str, Decision]) -> None:
-        """Services that need no deployment: skipped, verified now, or failed already."""
-        to_record = []
-        for step in wave.services:
-            decision = decisions[step.key]
-            if decision.action is Action.SKIP:
-                self._skip(step.key, decision.reason)
-            elif decision.action is Action.RECORD:
-                to_record.append(step)
-            elif decision.action in (Action.FAILED_EARLIER, Action.GONE):
-                self._result.services[step.key] = ServiceResult(step.key, "failed", decision.reason)
-                self._emit(
-                    "failed", {"service": step.key, "reason": decision.reason, "earlier": True}
-                )
-        self._verify_unrecorded(to_record, wave.index)
-
-    def _wait(self, tracked: list[Tracked]) -> dict[str, Outcome]:
-        if not tracked:
-            return {}
-
-        def progress(p: Progress) -> None:
-            self._emit(
-                "deployment_progress",
-                {
-                    "service": p.key,
-                    "running": p.running,
-                    "desired": p.desired,
-                    "rollout_state": p.rollout_state,
-                },
-            )
-
-        return wait_for(
-            self.ecs,
-            tracked,
-            clock=self.clock,
-            poll=self.options.poll,
-            on_progress=progress,
-            heartbeat=self._heartbeat,
-        )
-
-    def _conclude(self, wave: Wave, outcomes: dict[str, Outcome]) -> None:
-        steps = {s.key: s for s in wave.services}
-        completed = [steps[k] for k, o in outcomes.items() if o.state == "COMPLETED"]
-        services = {k: o.service for k, o in outcomes.items()}
-        deployments = {k: o.deployment_id for k, o in outcomes.items()}
-        self._verify_and_record(completed, services, wave.index, deployments=deployments)
-        for key, outcome in outcomes.items():
-            if outcome.state != "COMPLETED":
-                self._fail(steps[key], outcome.reason, outcome, wave.index)
-
-    def _verify_and_record(
-        self,
-        steps: Sequence[ServiceStep],
-        services: dict[str, dict[str, Any] | None],
-        wave: int,
-        *,
-        deployments: dict[str, str] | None = None,
-        note: str = "",
+    def _act_on_the_rest(
+        self, progress: _Wave, decisions: dict[str, Decision], seen: Observation
     ) -> None:
-        if not steps:
+        wave = progress.wave.index
+        to_verify: list[tuple[ServiceStep, Decision]] = []
+        for key, decision in decisions.items():
+            step = progress.open[key]
+            service = seen.services[key].service
+            if decision.action is Action.ADOPT and decision.deployment_id:
+                self._announced.add(decision.deployment_id)
+                details = _sd_details(service)
+                self.record.started(step, wave, decision.deployment_id, details, adopted=True)
+            elif decision.deployment_id and decision.deployment_id not in self._announced:
+                # Journaled by an earlier run: this run waits for it instead of starting one.
+                self._announced.add(decision.deployment_id)
+                self.record.emit(
+                    "deployment_started",
+                    {
+                        "service": key,
+                        "wave": wave,
+                        "deployment_id": decision.deployment_id,
+                        "digest_before": step.digest_before,
+                        "mode": self.plan.mode,
+                        "adopted": True,
+                    },
+                )
+            if decision.action is Action.WAIT:
+                self._show_progress(progress, key, decision, service)
+            elif decision.action is Action.VERIFY:
+                to_verify.append((step, decision))
+            elif decision.action is Action.DEPLOY_FAILED:
+                self._fail(step, decision.reason, decision.deployment_id, service, wave)
+            elif decision.action is Action.SKIP:
+                self.record.skipped(key, decision.reason)
+            elif decision.action in (Action.FAILED_EARLIER, Action.GONE):
+                self.record.failed_earlier(key, decision.reason)
+            if decision.concludes:
+                del progress.open[key]
+        self._verify(to_verify, seen, wave)
+
+    def _verify(
+        self, items: Sequence[tuple[ServiceStep, Decision]], seen: Observation, wave: int
+    ) -> None:
+        if not items:
             return
-        if not services:
-            services = dict(ecs_api.describe_services(self.ecs, [s.key for s in steps]))
         checks = [
             Check(
-                key=s.key,
-                container=s.container,
+                key=step.key,
+                container=step.container,
                 digest=self.target,
-                desired_count=s.desired_count,
-                revision_arn=ecs_api.current_revision_arn(services.get(s.key) or {}),
+                desired_count=step.desired_count,
+                revision_arn=ecs_api.current_revision_arn(seen.services[step.key].service or {}),
             )
-            for s in steps
+            for step, _ in items
         ]
-        results = verify(self.ecs, checks)
-        for step in steps:
-            verdict = results[step.key]
-            deployment_id = (deployments or {}).get(step.key)
+        verdicts = verify(self.ecs, checks)
+        for step, decision in items:
+            verdict = verdicts[step.key]
             if verdict.ok:
-                self._verified(step, verdict, deployment_id, wave, note)
+                note = decision.reason if decision.deployment_id is None else ""
+                self.record.verified(step, verdict.tasks, decision.deployment_id, wave, note)
                 continue
-            outcome = Outcome(
-                step.key, deployment_id or "", "FAILED", verdict.reason, services.get(step.key)
-            )
-            self._fail(step, f"verification failed: {verdict.reason}", outcome, wave)
+            service = seen.services[step.key].service
+            reason = f"verification failed: {verdict.reason}"
+            self._fail(step, reason, decision.deployment_id, service, wave)
 
-    def _verified(
+    def _fail(
         self,
         step: ServiceStep,
-        verdict: Verification,
+        reason: str,
         deployment_id: str | None,
+        service: dict[str, object] | None,
         wave: int,
-        note: str,
     ) -> None:
-        details: dict[str, Any] = {"wave": wave, "tasks": verdict.tasks}
-        if note:
-            details["note"] = note
-        self._record(
-            EntryKind.VERIFIED,
-            service=step.key,
-            digest_before=step.digest_before,
-            digest_after=self.target,
-            deployment_id=deployment_id,
-            details=details,
-        )
-        self._result.services[step.key] = ServiceResult(
-            step.key, "verified", note, deployment_id, details
-        )
-        self._emit(
-            "verified",
-            {"service": step.key, "digest": self.target, "tasks": verdict.tasks, "note": note},
-        )
-
-    def _fail(self, step: ServiceStep, reason: str, outcome: Outcome, wave: int) -> None:
+        """Record a failure in ECS's own words: why the deployment failed, that ECS rolled
+        it back, why its tasks stopped."""
         report = FailureReport()
-        if outcome.deployment_id:
-            report = explain_failure(
-                self.ecs,
-                step.key,
-                outcome.deployment_id,
-                outcome.service,
-                self._sd_arns.get(step.key),
-            )
+        if deployment_id:
+            sd_arn = self._sd_arns.get(step.key) or _sd_arn(service)
+            report = explain_failure(self.ecs, step.key, deployment_id, dict(service or {}), sd_arn)
         if report.rolled_back:
-            # ECS's own words first: why the deployment failed, then that it rolled back.
             why = report.deployment_status_reason or "the deployment circuit breaker tripped"
-            reason = (
-                f"deployment {outcome.deployment_id} failed: {why}; ECS rolled the service back"
-            )
+            reason = f"deployment {deployment_id} failed: {why}; ECS rolled the service back"
         if report.stopped_reasons:
             reason += f"; tasks stopped: {report.stopped_reasons[0]}"
-        details: dict[str, Any] = {"wave": wave, "reason": reason, **report.to_json()}
-        self._record(
-            EntryKind.FAILED,
-            service=step.key,
-            digest_before=step.digest_before,
-            deployment_id=outcome.deployment_id or None,
-            details=details,
-        )
-        self._result.services[step.key] = ServiceResult(
-            step.key, "failed", reason, outcome.deployment_id or None, details
-        )
-        self._emit("failed", {"service": step.key, **details})
+        self.record.failed(step, reason, deployment_id, {"wave": wave, **report.to_json()})
 
-    def _skip(self, key: str, reason: str) -> None:
-        self._result.services[key] = ServiceResult(key, "skipped", reason)
-        self._emit("service_skipped", {"service": key, "reason": reason})
-
-    def _halt(self, reason: str, wave: Wave) -> bool:
-        failed = [r.key for r in self._result.with_status("failed")]
-        self._record(
-            EntryKind.HALTED, details={"reason": reason, "wave": wave.index, "failed": failed}
-        )
-        self._result.halted = True
-        self._result.halt_reason = reason
-        self._emit("halted", {"reason": reason, "wave": wave.index, "failed": failed})
-        return False
-
-    def _record_done(self, done: Sequence[ServiceStep]) -> None:
-        """Services the plan found on the target: record those the journal doesn't know yet."""
-        if not done:
-            return
-        entries = self.journal.entries(environment=self.plan.environment)
-        verified = verified_services(entries, self.plan.environment, self.target)
-        for step in done:
-            if step.key in verified:
-                self._skip(step.key, "already verified on the target")
-        missing = [s for s in done if s.key not in verified]
-        self._verify_unrecorded(missing, 0)
-
-    def _verify_unrecorded(self, steps: Sequence[ServiceStep], wave: int) -> None:
-        """Services found on the target that the journal doesn't record as verified there."""
-        if not steps:
-            return
-        services = ecs_api.describe_services(self.ecs, [s.key for s in steps])
-        deployments = self._adopt_completed(steps, services, wave)
-        self._verify_and_record(
-            steps, services, wave, deployments=deployments, note="already on the target"
-        )
-
-    def _adopt_completed(
-        self,
-        steps: Sequence[ServiceStep],
-        services: Mapping[str, dict[str, Any] | None],
-        wave: int,
-    ) -> dict[str, str]:
-        """Journal the deployments a killed run started but never journaled; key -> id.
-
-        A run killed between UpdateService and its `deployment_started` leaves a deployment the
-        journal never saw. When it completes before the rerun reads the fleet, the service just
-        looks "already on the target". Its PRIMARY deployment is that one when ECS created it
-        after fleetpatch first planned this target and no `deployment_started` to the target is
-        journaled for the service; a service that was on the target before any plan keeps none.
-        """
-        entries = self.journal.entries(environment=self.plan.environment)
-        since = first_plan_time(entries, self.plan.environment, self.target)
-        if since is None:
-            return {}
-        journaled = ever_started(entries, self.plan.environment, self.target)
-        adopted = {}
-        for step in steps:
-            service = services.get(step.key)
-            current = ecs_api.primary(service or {})
-            if step.key in journaled or current is None or not _created_since(current, since):
-                continue
-            adopted[step.key] = self._record_adopted_completed(step, current, service or {}, wave)
-        return adopted
-
-    def _record_adopted_completed(
-        self, step: ServiceStep, current: dict[str, Any], service: dict[str, Any], wave: int
-    ) -> str:
-        deployment_id = str(current.get("id", ""))
-        found = "completed before this run saw it"
-        details: dict[str, Any] = {
-            "wave": wave,
-            "mode": self.plan.mode,
-            "adopted": True,
-            "found": found,
-        }
-        if service.get("currentServiceDeployment"):
-            details["service_deployment_arn"] = service["currentServiceDeployment"]
-        # The plan read the service on the target already: what it ran before is unknown here.
-        before = step.digest_before if step.digest_before != self.target else None
-        self._record(
-            EntryKind.DEPLOYMENT_STARTED,
-            service=step.key,
-            digest_before=before,
-            deployment_id=deployment_id,
-            details=details,
-        )
-        self._emit(
-            "deployment_started",
-            {
-                "service": step.key,
-                "wave": wave,
-                "deployment_id": deployment_id,
-                "digest_before": before,
-                "mode": self.plan.mode,
-                "adopted": True,
-                "found": found,
-            },
-        )
-        return deployment_id
-
-    # --- journal, events, lock ----------------------------------------------------------------
-
-    def _record(self, kind: EntryKind, **fields: Any) -> Entry:
-        return self.journal.append(
-            NewEntry(
-                kind=kind,
-                environment=self.plan.environment,
-                actor=self.actor,
-                sidecar=self.plan.sidecar,
-                target_digest=self.target,
-                rollout_id=self.rollout_id,
-                **fields,
+    def _time_out(self, progress: _Wave) -> None:
+        minutes = self.options.poll.timeout / 60
+        facts = journal_facts(self.journal, self.plan.environment, self.target)
+        for key, step in list(progress.open.items()):
+            deployment_id = facts.started.get(key)
+            reason = (
+                f"deployment {deployment_id} did not finish within {minutes:g} minutes "
+                "(ECS may still finish it: run the command again to wait for it)"
             )
-        )
+            self.record.failed(step, reason, deployment_id, {"wave": progress.wave.index})
+            del progress.open[key]
 
-    def _emit(self, kind: str, data: dict[str, Any]) -> None:
-        self.sink.emit(Event(kind, data))
+    def _show_progress(
+        self, progress: _Wave, key: str, decision: Decision, service: dict[str, object] | None
+    ) -> None:
+        ours = ecs_api.deployment(dict(service or {}), decision.deployment_id or "") or {}
+        shown = (
+            int(ours.get("runningCount", 0)),
+            int(ours.get("desiredCount", 0)),
+            str(ours.get("rolloutState", "")),
+        )
+        if progress.shown.get(key) == shown:
+            return
+        progress.shown[key] = shown
+        running, desired, state = shown
+        self.record.emit(
+            "deployment_progress",
+            {"service": key, "running": running, "desired": desired, "rollout_state": state},
+        )
 
     def _heartbeat(self, force: bool = False) -> None:
         """Refresh the environment lock well before its ttl runs out (LockLost stops the run)."""
@@ -649,66 +378,11 @@ class Rollout:
             self._lock_refreshed = time.monotonic()
 
 
-# --- the decision, pure ---------------------------------------------------------------------
+def _sd_arn(service: Mapping[str, object] | None) -> str | None:
+    arn = (service or {}).get("currentServiceDeployment")
+    return str(arn) if arn else None
 
 
-def decide(
-    step: ServiceStep,
-    service: dict[str, Any] | None,
-    revision_digest: str | None,
-    target: str,
-    *,
-    verified: bool,
-    journaled_deployment: str | None,
-    failed_earlier: bool,
-    retry_failed: bool = False,
-) -> Decision:
-    """What one service still needs, from ECS's answer now and the journal."""
-    if service is None:
-        return Decision(Action.GONE, reason="the service no longer exists")
-    current = ecs_api.primary(service) or {}
-    state = current.get("rolloutState")
-    sd_arn = service.get("currentServiceDeployment")
-    # A deployment the journal knows of, still in ECS: wait for it, whatever its state.
-    if journaled_deployment and ecs_api.deployment(service, journaled_deployment) is not None:
-        return Decision(Action.ADOPT, journaled_deployment, sd_arn, "journaled")
-    on_target_revision = revision_digest == target
-    if on_target_revision and state == "IN_PROGRESS":
-        return Decision(Action.ADOPT, str(current.get("id")), sd_arn, "seen in ECS")
-    settled = state == "COMPLETED" and len(service.get("deployments", [])) == 1
-    if on_target_revision and settled:
-        if verified:
-            return Decision(Action.SKIP, reason="already verified on the target")
-        return Decision(Action.RECORD, reason="on the target")
-    # A journaled deployment gone from ECS while the service is not on the target was rolled
-    # back or replaced while no run watched: like a recorded failure, don't start another blindly.
-    if (failed_earlier or journaled_deployment) and not retry_failed:
-        return Decision(
-            Action.FAILED_EARLIER,
-            reason="its deployment to this target failed in an earlier run (ECS events in "
-            "`fleetpatch history`): fix the cause, then run again with --retry-failed",
-        )
-    return Decision(Action.START)
-
-
-def _created_since(deployment: dict[str, Any], since: datetime) -> bool:
-    """Whether ECS created the deployment at or after `since` (both compared in UTC)."""
-    created = deployment.get("createdAt")
-    if not isinstance(created, datetime):
-        return False  # no creation time: it can't be proven to be ours
-    if created.tzinfo is None:
-        created = created.replace(tzinfo=UTC)
-    return created.astimezone(UTC) >= since.astimezone(UTC)
-
-
-def _is_fatal(exc: ClientError) -> bool:
-    """Errors about who we are, not about the service: stop the run (the CLI explains them)."""
-    code = exc.response.get("Error", {}).get("Code", "")
-    return code in EXPIRED_CODES | INVALID_CODES | DENIED_CODES
-
-
-def _aws_message(exc: Exception) -> str:
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        return f"{exc.operation_name}: {error.get('Code', '')}: {error.get('Message', '')}"
-    return str(exc)
+def _sd_details(service: Mapping[str, object] | None) -> dict[str, object]:
+    arn = _sd_arn(service)
+    return {"service_deployment_arn": arn} if arn else {}

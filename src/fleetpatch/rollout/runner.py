@@ -16,22 +16,26 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fleetpatch.aws.session import AwsSessions
 from fleetpatch.config import Config
 from fleetpatch.core.snapshot import EnvironmentSnapshot, Snapshot
 from fleetpatch.errors import EnvironmentFailure, UserError
-from fleetpatch.journal import EntryKind, Lock, NewEntry, current_user, default_lock_owner
+from fleetpatch.journal import (
+    EntryKind,
+    JournalStore,
+    Lock,
+    NewEntry,
+    current_user,
+    default_lock_owner,
+)
 from fleetpatch.rollout.events import Event, EventSink, NullSink
 from fleetpatch.rollout.executor import Rollout, RolloutOptions, RolloutResult, new_rollout_id
 from fleetpatch.rollout.plan import Plan
 from fleetpatch.rollout.preflight import Check, preflight, refusal
 from fleetpatch.rollout.preflight_aws import gather
 from fleetpatch.rollout.waits import Clock, RealClock
-
-if TYPE_CHECKING:
-    from fleetpatch.journal import SqliteJournal
 
 
 class PreflightRefused(UserError):
@@ -53,7 +57,7 @@ def _no_prompt(the_plan: Plan) -> None:
 @dataclass
 class Runner:
     config: Config
-    journal: SqliteJournal
+    journal: JournalStore
     clock: Clock = field(default_factory=RealClock)
     now: Callable[[], datetime] = utc_now
     sink: EventSink = field(default_factory=NullSink)

@@ -13,6 +13,8 @@ import io
 import socket
 import sys
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote_to_bytes
@@ -48,6 +50,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(payload)
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        # AWS's Date header tells AWS's clock: here, the simulated world's.
+        return format_datetime(self.server.clock().astimezone(UTC), usegmt=True)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = do_request
 
@@ -111,6 +117,10 @@ class _Handler(BaseHTTPRequestHandler):
 class KeepAliveServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, host: str, port: int, app: WsgiApp) -> None:
+    def __init__(
+        self, host: str, port: int, app: WsgiApp, clock: Callable[[], datetime] | None = None
+    ) -> None:
         self.app = app
+        # The clock the Date header tells (the simulator's world); real time by default.
+        self.clock = clock or (lambda: datetime.now(UTC))
         super().__init__((host, port), _Handler)

@@ -169,7 +169,7 @@ class Simulator:
 
         self.app = SimApp(self, DomainDispatcherApplication(create_backend_app))
         _check_port_free(self.host, self.port)
-        self._server = KeepAliveServer(self.host, self.port, self.app)
+        self._server = KeepAliveServer(self.host, self.port, self.app, clock=self.clock.now)
         self.port = self._server.server_port
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="fleetpatch-sim", daemon=True

@@ -1,0 +1,82 @@
+"""Act: the only part of the rollout that changes AWS.
+
+    started = start_deployment(ecs, plan, step, task_definitions)   # one service
+
+Moving-tag mode forces a new deployment (ECS re-resolves the tag); pin mode registers a
+revision whose sidecar is pinned to the target digest (rollout/pin.py), or returns to an
+existing revision (rollback), and points the service at it. The caller journals its intent
+before and what ECS answered after (rollout/record.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from fleetpatch.aws.errors import DENIED_CODES, EXPIRED_CODES, INVALID_CODES
+from fleetpatch.rollout import ecs as ecs_api
+from fleetpatch.rollout.pin import pin_request
+from fleetpatch.rollout.plan import Mode, ServiceStep
+
+if TYPE_CHECKING:
+    from mypy_boto3_ecs import ECSClient
+
+
+@dataclass(frozen=True)
+class Started:
+    deployment_id: str
+    service_deployment_arn: str | None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def start_deployment(
+    ecs: ECSClient,
+    mode: Mode,
+    step: ServiceStep,
+    target: str,
+    task_definitions: Mapping[str, str],
+) -> Started:
+    """UpdateService for one service (and RegisterTaskDefinition first in pin mode)."""
+    cluster, service = ecs_api.split_key(step.key)
+    details: dict[str, Any] = {"mode": mode}
+    if mode == "pin":
+        arn = task_definitions.get(step.key) or _register_pinned(ecs, step, target)
+        details.update(task_definition_before=step.task_definition, task_definition=arn)
+        answer = ecs.update_service(cluster=cluster, service=service, taskDefinition=arn)
+    else:
+        answer = ecs.update_service(cluster=cluster, service=service, forceNewDeployment=True)
+    live: dict[str, Any] = dict(answer["service"])
+    current = ecs_api.primary(live) or {}
+    sd_arn = live.get("currentServiceDeployment")
+    if sd_arn:
+        details["service_deployment_arn"] = sd_arn
+    return Started(str(current.get("id", "")), str(sd_arn) if sd_arn else None, details)
+
+
+def _register_pinned(ecs: ECSClient, step: ServiceStep, target: str) -> str:
+    described = ecs.describe_task_definition(taskDefinition=step.task_definition, include=["TAGS"])
+    request = pin_request(dict(described), step.container, target)
+    registered = ecs.register_task_definition(**request)
+    return str(registered["taskDefinition"]["taskDefinitionArn"])
+
+
+def current_tag_digests(ecr: Any, repository: str, tag: str) -> set[str]:
+    """Where a moving tag points now (moving-tag mode checks it before starting a wave)."""
+    answer = ecr.describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])
+    return {str(d["imageDigest"]) for d in answer["imageDetails"]}
+
+
+def is_fatal(exc: ClientError) -> bool:
+    """Errors about who we are, not about the service: stop the run (the CLI explains them)."""
+    code = exc.response.get("Error", {}).get("Code", "")
+    return code in EXPIRED_CODES | INVALID_CODES | DENIED_CODES
+
+
+def aws_message(exc: Exception) -> str:
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        return f"{exc.operation_name}: {error.get('Code', '')}: {error.get('Message', '')}"
+    return str(exc)

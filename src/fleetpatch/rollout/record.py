@@ -1,0 +1,202 @@
+"""Record: every decision acted on goes to the journal (append-only, intent before effect) and
+to the event sink (the live table, --json), and into the run's result.
+
+Each record names the rollout id, the actor, the sidecar, the target digest, and for a service
+its digest before and the ECS deployment id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from fleetpatch.journal import EntryKind, JournalStore, NewEntry
+from fleetpatch.journal.model import Entry
+from fleetpatch.rollout.events import Event, EventSink
+from fleetpatch.rollout.plan import Plan, ServiceStep
+
+
+@dataclass
+class ServiceResult:
+    key: str
+    status: str  # verified | failed | skipped
+    reason: str = ""
+    deployment_id: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RolloutResult:
+    rollout_id: str
+    plan: Plan
+    services: dict[str, ServiceResult] = field(default_factory=dict)
+    halted: bool = False
+    halt_reason: str = ""
+    waves_run: int = 0
+
+    def with_status(self, status: str) -> list[ServiceResult]:
+        return [r for r in self.services.values() if r.status == status]
+
+    @property
+    def ok(self) -> bool:
+        return not self.halted and not self.with_status("failed")
+
+
+class Recorder:
+    """The journal, the events and the result of one run, written together."""
+
+    def __init__(
+        self, plan: Plan, journal: JournalStore, sink: EventSink, actor: str, rollout_id: str
+    ) -> None:
+        self.plan = plan
+        self.journal = journal
+        self.sink = sink
+        self.actor = actor
+        self.rollout_id = rollout_id
+        self.result = RolloutResult(rollout_id, plan)
+
+    @property
+    def target(self) -> str:
+        return self.plan.target.digest
+
+    def planned(self) -> None:
+        plan = self.plan
+        self.emit("plan", plan.to_json())
+        self.append(
+            EntryKind.PLAN,
+            details={
+                "mode": plan.mode,
+                "chosen_by": plan.target.chosen_by,
+                "label": plan.target.label,
+                "waves": [[s.key for s in w.services] for w in plan.waves],
+                "done": [s.key for s in plan.done],
+                "skipped": [s.to_json() for s in plan.skipped],
+            },
+        )
+        for skipped in plan.skipped:
+            self.skipped(skipped.key, skipped.reason)
+
+    def requested(self, step: ServiceStep, wave: int, aws_now: datetime | None) -> None:
+        """Intent, before UpdateService: a deployment ECS creates in the window after it is
+        provably this run's, even if the answer is lost (rollout/observe.py)."""
+        details: dict[str, Any] = {"wave": wave, "mode": self.plan.mode}
+        if aws_now is not None:
+            details["aws_time"] = aws_now.isoformat()
+        self.append(
+            EntryKind.DEPLOYMENT_REQUESTED,
+            service=step.key,
+            digest_before=step.digest_before,
+            details=details,
+        )
+
+    def started(
+        self,
+        step: ServiceStep,
+        wave: int,
+        deployment_id: str,
+        details: dict[str, Any],
+        *,
+        adopted: bool = False,
+    ) -> None:
+        found = {"adopted": True, "found": "created after fleetpatch's request"} if adopted else {}
+        self.append(
+            EntryKind.DEPLOYMENT_STARTED,
+            service=step.key,
+            digest_before=step.digest_before,
+            deployment_id=deployment_id,
+            details={"wave": wave, "mode": self.plan.mode, **details, **found},
+        )
+        self.emit(
+            "deployment_started",
+            {
+                "service": step.key,
+                "wave": wave,
+                "deployment_id": deployment_id,
+                "digest_before": step.digest_before,
+                "mode": self.plan.mode,
+                "adopted": adopted,
+            },
+        )
+
+    def verified(
+        self, step: ServiceStep, tasks: int, deployment_id: str | None, wave: int, note: str
+    ) -> None:
+        details: dict[str, Any] = {"wave": wave, "tasks": tasks}
+        if note:
+            details["note"] = note
+        self.append(
+            EntryKind.VERIFIED,
+            service=step.key,
+            digest_before=step.digest_before,
+            digest_after=self.target,
+            deployment_id=deployment_id,
+            details=details,
+        )
+        self.result.services[step.key] = ServiceResult(
+            step.key, "verified", note, deployment_id, details
+        )
+        self.emit(
+            "verified", {"service": step.key, "digest": self.target, "tasks": tasks, "note": note}
+        )
+
+    def failed(
+        self, step: ServiceStep, reason: str, deployment_id: str | None, details: dict[str, Any]
+    ) -> None:
+        details = {**details, "reason": reason}
+        self.append(
+            EntryKind.FAILED,
+            service=step.key,
+            digest_before=step.digest_before,
+            deployment_id=deployment_id,
+            details=details,
+        )
+        self.result.services[step.key] = ServiceResult(
+            step.key, "failed", reason, deployment_id, details
+        )
+        self.emit("failed", {"service": step.key, **details})
+
+    def failed_earlier(self, key: str, reason: str) -> None:
+        """Counted failed in this run; the journal already says so."""
+        self.result.services[key] = ServiceResult(key, "failed", reason)
+        self.emit("failed", {"service": key, "reason": reason, "earlier": True})
+
+    def skipped(self, key: str, reason: str) -> None:
+        self.result.services[key] = ServiceResult(key, "skipped", reason)
+        self.emit("service_skipped", {"service": key, "reason": reason})
+
+    def halted(self, reason: str, wave: int) -> None:
+        failed = [r.key for r in self.result.with_status("failed")]
+        self.append(EntryKind.HALTED, details={"reason": reason, "wave": wave, "failed": failed})
+        self.result.halted = True
+        self.result.halt_reason = reason
+        self.emit("halted", {"reason": reason, "wave": wave, "failed": failed})
+
+    def finished(self) -> None:
+        result = self.result
+        self.emit(
+            "finished",
+            {
+                "verified": len(result.with_status("verified")),
+                "failed": len(result.with_status("failed")),
+                "skipped": len(result.with_status("skipped")),
+                "halted": result.halted,
+                "ok": result.ok,
+            },
+        )
+
+    def append(self, kind: EntryKind, **fields: Any) -> Entry:
+        return self.journal.append(
+            NewEntry(
+                kind=kind,
+                environment=self.plan.environment,
+                actor=self.actor,
+                sidecar=self.plan.sidecar,
+                target_digest=self.target,
+                rollout_id=self.rollout_id,
+                **fields,
+            )
+        )
+
+    def emit(self, kind: str, data: dict[str, Any]) -> None:
+        self.sink.emit(Event(kind, data))
