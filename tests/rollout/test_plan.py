@@ -138,3 +138,34 @@ def test_wave_invariants(
 
 def test_make_waves_empty() -> None:
     assert make_waves([], 1, 5) == ()
+
+
+# --- eligibility (issue 8 item 1): every matching service is a step or skipped with a reason
+
+
+def test_services_fleetpatch_must_not_deploy_are_listed_with_what_to_do() -> None:
+    from dataclasses import replace
+
+    code_deploy = replace(service("payments"), controller="CODE_DEPLOY")
+    # An EXTERNAL service may have no task definition, so no known sidecar: still listed.
+    external = replace(service("router"), controller="EXTERNAL", task_definition="", sidecars=())
+    draining = replace(service("old"), status="DRAINING")
+    express = replace(service("express"), resource_management="ECS")
+    daemon = replace(service("agent"), scheduling="DAEMON")
+    unrelated = replace(service("batch"), sidecars=())
+    snap = snapshot(code_deploy, external, draining, express, daemon, unrelated, service("api"))
+    target = resolve_target(snap.environments[0], SIDECAR)
+    the_plan = plan(snap, "dev", SIDECAR, target)
+
+    assert [s.key for s in the_plan.services] == ["main/agent", "main/api"]
+    reasons = {s.key: s.reason for s in the_plan.skipped}
+    assert set(reasons) == {"main/payments", "main/router", "main/old", "main/express"}
+    assert reasons["main/payments"].startswith("deployment controller CODE_DEPLOY:")
+    assert "through its CodeDeploy deployment group" in reasons["main/payments"]
+    assert reasons["main/router"].startswith("deployment controller EXTERNAL:")
+    assert reasons["main/old"] == "service is DRAINING (being deleted): nothing to patch"
+    assert "Express Mode" in reasons["main/express"]
+    assert the_plan.to_json()["skipped"][0] == {
+        "service": "main/express",
+        "reason": reasons["main/express"],
+    }

@@ -84,7 +84,7 @@ class RichProgress:
             row["tasks"] = f"{data['running']}/{data['desired']}"
         elif kind == "verified":
             row["state"] = "verified"
-            row["detail"] = f"{short_digest(data['digest'])} on {data['tasks']} task(s)"
+            row["detail"] = _verified_text(data).removeprefix("verified ")
         elif kind == "service_skipped":
             row["state"] = "skipped"
             row["detail"] = str(data["reason"])
@@ -167,8 +167,7 @@ def _line(kind: str, data: dict[str, Any]) -> str | None:
         verb = "waiting for" if data.get("adopted") else "started"
         return f"  {data['service']}: {verb} deployment {data['deployment_id']}"
     if kind == "verified":
-        digest = short_digest(data["digest"])
-        return f"  {data['service']}: verified {digest} on {data['tasks']} task(s)"
+        return f"  {data['service']}: {_verified_text(data)}"
     if kind == "service_skipped":
         return f"  {data['service']}: skipped, {data['reason']}"
     if kind == "failed":
@@ -176,3 +175,11 @@ def _line(kind: str, data: dict[str, Any]) -> str | None:
     if kind == "halted":
         return f"HALTED: {data['reason']}"
     return None
+
+
+def _verified_text(data: dict[str, Any]) -> str:
+    """What a verification proved; a service that runs no task proves nothing, and says so."""
+    digest = short_digest(data["digest"])
+    if not data.get("tasks"):
+        return f"verified {digest}: {data.get('note') or 'no tasks run'}"
+    return f"verified {digest} on {data['tasks']} task(s)"

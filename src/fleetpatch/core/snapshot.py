@@ -108,6 +108,11 @@ class ServiceSnapshot:
     revision_arn: str | None = None
     revision_digests: tuple[tuple[str, str], ...] = ()
     notes: tuple[str, ...] = ()
+    # deploymentController.type, status, schedulingStrategy, resourceManagementType.
+    controller: str = "ECS"
+    status: str = "ACTIVE"
+    scheduling: str = "REPLICA"
+    resource_management: str = "CUSTOMER"
 
     @property
     def has_sidecar(self) -> bool:

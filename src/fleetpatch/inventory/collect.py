@@ -299,6 +299,10 @@ def build_service(
         revision_arn=facts.revision_arn,
         revision_digests=tuple(sorted(revision.items())),
         notes=_service_notes(facts),
+        controller=facts.controller,
+        status=facts.status,
+        scheduling=facts.scheduling,
+        resource_management=facts.resource_management,
     )
 
 

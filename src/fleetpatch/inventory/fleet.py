@@ -69,6 +69,11 @@ class ServiceFacts:
     # The newest current service revision and its containerImages (name, image, digest).
     revision_arn: str | None = None
     revision_images: tuple[ContainerRun, ...] = ()
+    # What decides whether fleetpatch may deploy it (rollout/plan.py `ineligible`).
+    controller: str = "ECS"  # deploymentController.type: ECS | CODE_DEPLOY | EXTERNAL
+    status: str = "ACTIVE"  # ACTIVE | DRAINING
+    scheduling: str = "REPLICA"  # REPLICA | DAEMON
+    resource_management: str = "CUSTOMER"  # ECS: an Express Mode service
 
 
 class FleetSource(Protocol):
@@ -110,7 +115,10 @@ class EcsFleetSource:
         if not arns:
             return []
         services = self._describe_services(cluster, arns)
-        definitions = self._task_definitions_of(s["taskDefinition"] for s in services)
+        # An EXTERNAL-controller service may have no task definition of its own.
+        definitions = self._task_definitions_of(
+            s["taskDefinition"] for s in services if s.get("taskDefinition")
+        )
         whole_cluster = len(arns) == len(all_arns)
         tasks = self._tasks(cluster, services, whole_cluster)
         revisions = self._revisions(services)
@@ -243,7 +251,7 @@ def _service_facts(
             )
             for c in revision.get("containerImages", [])
         )
-    task_definition = service["taskDefinition"]
+    task_definition = str(service.get("taskDefinition") or "")
     return ServiceFacts(
         cluster=cluster,
         service=service["serviceName"],
@@ -257,6 +265,10 @@ def _service_facts(
         tasks=tuple(sorted(tasks, key=lambda t: t.task_id)),
         revision_arn=revision_arn if revision is not None else None,
         revision_images=images,
+        controller=str((service.get("deploymentController") or {}).get("type") or "ECS"),
+        status=str(service.get("status") or "ACTIVE"),
+        scheduling=str(service.get("schedulingStrategy") or "REPLICA"),
+        resource_management=str(service.get("resourceManagementType") or "CUSTOMER"),
     )
 
 

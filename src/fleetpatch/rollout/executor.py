@@ -311,6 +311,9 @@ class Rollout:
             verdict = verdicts[step.key]
             if verdict.ok:
                 note = decision.reason if decision.deployment_id is None else ""
+                if verdict.tasks == 0:
+                    # Nothing was verified: say so, never "verified on 0 tasks".
+                    note = "no tasks run (desired count 0): the next task starts on the target"
                 self.record.verified(step, verdict.tasks, decision.deployment_id, wave, note)
                 continue
             service = seen.services[step.key].service

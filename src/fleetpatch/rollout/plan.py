@@ -219,6 +219,12 @@ def plan(
     done: list[ServiceStep] = []
     skipped: list[Skipped] = []
     for service in sorted(env.services, key=lambda s: (s.cluster, s.service)):
+        # Without a task definition (EXTERNAL) nobody can say it has no sidecar: list it.
+        unknown = not service.task_definition
+        why_not = ineligible(service)
+        if why_not is not None and (unknown or _has(service, sidecar.name)):
+            skipped.append(Skipped(f"{service.cluster}/{service.service}", why_not))
+            continue
         for run in service.sidecars:
             if run.name != sidecar.name:
                 continue
@@ -249,6 +255,34 @@ def plan(
         failure_budget=policy.failure_budget,
         notes=tuple(notes),
     )
+
+
+def ineligible(service: ServiceSnapshot) -> str | None:
+    """Why fleetpatch must not deploy this service at all, and what to do instead; None when
+    it may (ECS controller, ACTIVE, REPLICA or DAEMON, managed by the customer)."""
+    if service.status != "ACTIVE":
+        return f"service is {service.status} (being deleted): nothing to patch"
+    if service.controller == "CODE_DEPLOY":
+        return (
+            "deployment controller CODE_DEPLOY: its deployments belong to CodeDeploy; register "
+            "a revision with the fixed sidecar (`fleetpatch plan --pin` names the digest) and "
+            "deploy it through its CodeDeploy deployment group"
+        )
+    if service.controller == "EXTERNAL":
+        return (
+            "deployment controller EXTERNAL: its task sets belong to an external controller; "
+            "roll the fixed sidecar out through that controller"
+        )
+    if service.resource_management == "ECS":
+        return (
+            "ECS Express Mode service (resourceManagementType ECS): ECS manages its resources "
+            "and deployments; update it with UpdateExpressGatewayService"
+        )
+    return None
+
+
+def _has(service: ServiceSnapshot, sidecar: str) -> bool:
+    return any(run.name == sidecar for run in service.sidecars)
 
 
 def on_target(service: ServiceSnapshot, run: SidecarRun, digest: str) -> bool:

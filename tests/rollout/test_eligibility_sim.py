@@ -1,0 +1,60 @@
+"""Eligibility at run time, on the simulator: someone else's deployment in progress is never
+superseded, and a service that runs no task is never "verified on 0 tasks"."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fleetpatch.aws.session import AwsSessions
+from fleetpatch.journal import EntryKind, SqliteJournal
+from fleetpatch.sim import Simulator
+from tests.rollout.helpers import config_for, run_rollout
+from tests.rollout.test_engine_sim import deployments_per_service
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> Iterator[SqliteJournal]:
+    with SqliteJournal(tmp_path / "journal.sqlite") as store:
+        yield store
+
+
+def test_someone_elses_deployment_in_progress_is_skipped_not_superseded(
+    sim: Simulator, tmp_path: Path, journal: SqliteJournal
+) -> None:
+    config = config_for(sim, tmp_path)
+    ecs = AwsSessions(config).get("dev").ecs()
+    # A team's own release of api (the canary) is under way: no intent of fleetpatch's.
+    answer = ecs.update_service(cluster="main", service="api", forceNewDeployment=True)
+    theirs = next(d for d in answer["service"]["deployments"] if d["status"] == "PRIMARY")
+    # The rollout starts right away: api's deployment is still in progress.
+    result, _ = run_rollout(sim, config, journal)
+
+    api = result.services["main/api"]
+    assert api.status == "skipped"
+    assert api.reason.startswith(f"deployment {theirs['id']} in progress since ")
+    assert api.reason.endswith("not started by fleetpatch; run again when it finishes")
+    assert not result.with_status("failed")
+    # api got no deployment of fleetpatch's: the scenario's and theirs
+    assert deployments_per_service(config)["main/api"] == 2
+    started = {e.service for e in journal.entries() if e.kind is EntryKind.DEPLOYMENT_STARTED}
+    assert "main/api" not in started
+
+
+def test_a_service_with_no_tasks_says_so(
+    sim: Simulator, tmp_path: Path, journal: SqliteJournal
+) -> None:
+    config = config_for(sim, tmp_path)
+    ecs = AwsSessions(config).get("dev").ecs()
+    ecs.update_service(cluster="main", service="worker", desiredCount=0)
+    sim.advance(600)
+    result, sink = run_rollout(sim, config, journal)
+
+    assert result.ok, result.services
+    worker = result.services["main/worker"]
+    assert worker.status == "verified"
+    assert worker.reason == "no tasks run (desired count 0): the next task starts on the target"
+    event = next(e for e in sink.of("verified") if e.data["service"] == "main/worker")
+    assert event.data["tasks"] == 0 and "no tasks run" in event.data["note"]
