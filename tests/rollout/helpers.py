@@ -11,7 +11,8 @@ from fleetpatch.inventory.collect import collect
 from fleetpatch.journal import SqliteJournal, default_lock_owner
 from fleetpatch.rollout.events import ListSink
 from fleetpatch.rollout.executor import Rollout, RolloutOptions, RolloutResult
-from fleetpatch.rollout.plan import Mode, Plan, plan, resolve_target
+from fleetpatch.rollout.others import plan_only_sidecar
+from fleetpatch.rollout.plan import Mode, Plan, resolve_target
 from fleetpatch.rollout.waits import PollPolicy
 from fleetpatch.sim import Simulator
 from tests.inventory.helpers import make_config
@@ -36,12 +37,29 @@ def config_for(sim: Simulator, tmp_path: Path, **kwargs: Any) -> Config:
     return make_config(sim, tmp_path, **kwargs)
 
 
-def make_plan(config: Config, environment: str = "dev", mode: Mode = "tag", **target: Any) -> Plan:
+def make_plan(
+    config: Config,
+    environment: str = "dev",
+    mode: Mode = "tag",
+    allow_other_changes: bool = False,
+    **target: Any,
+) -> Plan:
+    """The plan as the CLI makes it (moving-tag mode reads the other containers' tags)."""
     snapshot = collect(config, [environment])
     sidecar = config.sidecar()
     env = next(e for e in snapshot.environments if e.name == environment)
     chosen = resolve_target(env, sidecar, **target)
-    return plan(snapshot, environment, sidecar, chosen, config.policy, mode)
+    ecr = AwsSessions(config).get(environment).ecr()
+    return plan_only_sidecar(
+        ecr,
+        snapshot,
+        environment,
+        sidecar,
+        chosen,
+        config.policy,
+        mode,
+        allow_other_changes=allow_other_changes,
+    )
 
 
 def run_rollout(
@@ -51,9 +69,10 @@ def run_rollout(
     environment: str = "dev",
     mode: Mode = "tag",
     options: RolloutOptions | None = None,
+    allow_other_changes: bool = False,
     **target: Any,
 ) -> tuple[RolloutResult, ListSink]:
-    the_plan = make_plan(config, environment, mode, **target)
+    the_plan = make_plan(config, environment, mode, allow_other_changes, **target)
     aws = AwsSessions(config).get(environment)
     sink = ListSink()
     lock = journal.acquire_lock(environment, default_lock_owner(), ttl=_ttl())

@@ -15,7 +15,7 @@ from fleetpatch.inventory.collect import collect
 from fleetpatch.journal import EntryKind, NewEntry, SqliteJournal
 from fleetpatch.rollout.events import Event, ListSink
 from fleetpatch.rollout.executor import Rollout, RolloutOptions
-from fleetpatch.rollout.pin import READ_ONLY_FIELDS
+from fleetpatch.rollout.pin import request_members
 from fleetpatch.sim import Simulator
 from tests.rollout.helpers import FAST_POLL, SimClock, config_for, make_plan, run_rollout
 
@@ -89,6 +89,7 @@ def test_pin_mode_changes_only_the_sidecar_image(
     config = config_for(sim, tmp_path)
     ecs = AwsSessions(config).get("dev").ecs()
     old = ecs.describe_task_definition(taskDefinition="api:1", include=["TAGS"])["taskDefinition"]
+    app_before = container_digest(ecs, "api", "app")
     result, _ = run_rollout(sim, config, journal, mode="pin", version="1.1")
     assert result.ok, result.services
     target = make_plan(config).target.digest
@@ -96,15 +97,28 @@ def test_pin_mode_changes_only_the_sidecar_image(
     service = ecs.describe_services(cluster="main", services=["api"])["services"][0]
     new = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])["taskDefinition"]
     assert new["revision"] == old["revision"] + 1
-    strip = lambda td: {k: v for k, v in td.items() if k not in READ_ONLY_FIELDS}  # noqa: E731
+    members = request_members(ecs)
+    strip = lambda td: {k: v for k, v in td.items() if k in members}  # noqa: E731
     expected = strip(old)
     expected["containerDefinitions"][1]["image"] = (
         old["containerDefinitions"][1]["image"].split(":latest")[0] + "@" + target
     )
+    # The app is pinned to the digest its tasks ran: nothing but the sidecar can change.
+    app = old["containerDefinitions"][0]["image"]
+    expected["containerDefinitions"][0]["image"] = app.split(":")[0] + "@" + app_before
     assert strip(new) == expected
     assert running_digests(config) == {key: {target} for key in SERVICES}
+    assert container_digest(ecs, "api", "app") == app_before
     started = [e for e in journal.entries() if e.kind is EntryKind.DEPLOYMENT_STARTED]
     assert all(e.details["task_definition"].endswith(":2") for e in started)
+
+
+def container_digest(ecs: Any, service: str, container: str) -> str:
+    """The one digest every running task of the service runs in `container`."""
+    arns = ecs.list_tasks(cluster="main", serviceName=service, desiredStatus="RUNNING")["taskArns"]
+    tasks = ecs.describe_tasks(cluster="main", tasks=arns)["tasks"]
+    (digest,) = {c["imageDigest"] for t in tasks for c in t["containers"] if c["name"] == container}
+    return str(digest)
 
 
 def test_failing_canary_halts_and_the_rest_keeps_its_digest(

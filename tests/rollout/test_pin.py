@@ -1,13 +1,27 @@
-"""pin.py: the pinned revision equals the current one but for the sidecar's image."""
+"""pin.py: the pinned revision equals the current one but for the images, all pinned: the
+sidecar to the target, the others to what they run now. Built from botocore's model."""
 
 from __future__ import annotations
 
 import copy
 from typing import Any
 
+import boto3
 import pytest
 
-from fleetpatch.rollout.pin import READ_ONLY_FIELDS, PinError, pin_request, pinned_image
+from fleetpatch.rollout.pin import PinError, pin_request, pinned_image, request_members
+
+# RegisterTaskDefinition's input members, from botocore's model (no call is made).
+MEMBERS = request_members(boto3.client("ecs", region_name="eu-west-1"))
+READ_ONLY = (
+    "taskDefinitionArn",
+    "revision",
+    "status",
+    "requiresAttributes",
+    "compatibilities",
+    "registeredAt",
+    "registeredBy",
+)
 
 DIGEST = "sha256:" + "c" * 64
 IMAGE = "111111111111.dkr.ecr.eu-west-1.amazonaws.com/fluent-bit"
@@ -47,10 +61,10 @@ def answer() -> dict[str, Any]:
 
 def test_only_the_sidecar_image_changes() -> None:
     original = answer()
-    request = pin_request(original, "log_router", DIGEST)
+    request = pin_request(original, "log_router", DIGEST, members=MEMBERS)
     assert original == answer(), "the input is not modified"
     expected = copy.deepcopy(original["taskDefinition"])
-    for name in READ_ONLY_FIELDS:
+    for name in READ_ONLY:
         expected.pop(name, None)
     expected["containerDefinitions"][1]["image"] = f"{IMAGE}@{DIGEST}"
     expected["tags"] = [{"key": "team", "value": "payments"}]
@@ -65,4 +79,22 @@ def test_pinned_image_replaces_tag_or_digest() -> None:
 
 def test_unknown_container() -> None:
     with pytest.raises(PinError, match="no container named envoy"):
-        pin_request(answer(), "envoy", DIGEST)
+        pin_request(answer(), "envoy", DIGEST, members=MEMBERS)
+
+
+def test_the_other_containers_are_pinned_to_what_they_run() -> None:
+    app_digest = "sha256:" + "a" * 64
+    request = pin_request(
+        answer(), "log_router", DIGEST, members=MEMBERS, others={"app": app_digest}
+    )
+    images = [c["image"] for c in request["containerDefinitions"]]
+    assert images == [f"{IMAGE[:-10]}api@{app_digest}", f"{IMAGE}@{DIGEST}"]
+
+
+def test_members_the_operation_does_not_take_are_left_out() -> None:
+    described = answer()
+    # Say ECS adds a read-only member to DescribeTaskDefinition's answer one day.
+    described["taskDefinition"]["someFutureReadOnlyMember"] = {"x": 1}
+    request = pin_request(described, "log_router", DIGEST, members=MEMBERS)
+    assert "someFutureReadOnlyMember" not in request
+    assert set(request) <= MEMBERS

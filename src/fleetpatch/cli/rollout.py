@@ -35,7 +35,8 @@ from fleetpatch.rollout.executor import (
     RolloutResult,
     new_rollout_id,
 )
-from fleetpatch.rollout.plan import Mode, Plan, plan, resolve_target
+from fleetpatch.rollout.others import plan_only_sidecar
+from fleetpatch.rollout.plan import Mode, Plan, resolve_target
 from fleetpatch.rollout.waits import PollPolicy
 
 if TYPE_CHECKING:
@@ -64,6 +65,10 @@ SIDECAR_HELP = "Which configured sidecar (needed when several are configured)."
 DIGEST_HELP = "Target digest (full, or a unique prefix). Default: what the moving tag points to."
 VERSION_HELP = "Target by tag: exact, or a version prefix like 3.0.4 (matches 3.0.4-a1b2c3d)."
 PIN_HELP = "Pin mode: register a task definition with the sidecar image set to repo@digest."
+ALLOW_OTHER_HELP = (
+    "Moving-tag mode: deploy services even when their other containers' tags moved (ships "
+    "those changes too)."
+)
 
 
 def plan_command(
@@ -73,12 +78,15 @@ def plan_command(
     digest: str | None = typer.Option(None, "--digest", help=DIGEST_HELP),
     version: str | None = typer.Option(None, "--version", help=VERSION_HELP),
     pin: bool = typer.Option(False, "--pin", help=PIN_HELP),
+    allow_other_changes: bool = typer.Option(False, "--allow-other-changes", help=ALLOW_OTHER_HELP),
     as_json: bool = typer.Option(False, "--json", help="The plan as JSON."),
 ) -> None:
     """The services whose sidecar doesn't run the target, in waves (canary first)."""
     config = _config(ctx)
     mode: Mode = "pin" if pin else "tag"
-    the_plan = build_plan(config, env, sidecar, digest, version, mode, context.clock(ctx))
+    the_plan = build_plan(
+        config, env, sidecar, digest, version, mode, context.clock(ctx), allow_other_changes
+    )
     if as_json:
         print_json(the_plan.to_json())
         return
@@ -93,8 +101,10 @@ def build_plan(
     version: str | None,
     mode: Mode,
     clock: WallClock = utc_now,
+    allow_other_changes: bool = False,
 ) -> Plan:
-    """Read the environment now (`clock`: the command's wall clock) and plan its rollout."""
+    """Read the environment now (`clock`: the command's wall clock) and plan its rollout
+    (in moving-tag mode, reading where the other containers' tags point now)."""
     from fleetpatch.inventory.collect import collect
 
     environment = config.environment(env)
@@ -104,7 +114,17 @@ def build_plan(
     if env_snapshot.error is not None:
         raise EnvironmentFailure(env, env_snapshot.error)
     target = resolve_target(env_snapshot, sidecar, digest=digest, version=version)
-    return plan(snapshot, environment.name, sidecar, target, config.policy, mode)
+    ecr = AwsSessions(config).get(environment.name).ecr()
+    return plan_only_sidecar(
+        ecr,
+        snapshot,
+        environment.name,
+        sidecar,
+        target,
+        config.policy,
+        mode,
+        allow_other_changes=allow_other_changes,
+    )
 
 
 def print_plan(the_plan: Plan) -> None:
@@ -145,6 +165,7 @@ def rollout_command(
     digest: str | None = typer.Option(None, "--digest", help=DIGEST_HELP),
     version: str | None = typer.Option(None, "--version", help=VERSION_HELP),
     pin: bool = typer.Option(False, "--pin", help=PIN_HELP),
+    allow_other_changes: bool = typer.Option(False, "--allow-other-changes", help=ALLOW_OTHER_HELP),
     yes: bool = typer.Option(False, "--yes", "-y", help="Don't ask for confirmation."),
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Print the plan and the AWS calls it would make; change nothing."
@@ -167,7 +188,8 @@ def rollout_command(
     config = _config(ctx)
     mode: Mode = "pin" if pin else "tag"
     if dry_run:
-        _dry_run(config, env, sidecar, digest, version, mode, as_json, context.clock(ctx))
+        clock = context.clock(ctx)
+        _dry_run(config, env, sidecar, digest, version, mode, as_json, clock, allow_other_changes)
         return
     environment = config.environment(env)
     clock = context.clock(ctx)
@@ -175,7 +197,9 @@ def rollout_command(
     # Lock first: a refused run shouldn't read the fleet or ask anything.
     lock = journal.acquire_lock(environment.name, default_lock_owner(), timedelta(seconds=lock_ttl))
     try:
-        the_plan = build_plan(config, env, sidecar, digest, version, mode, clock)
+        the_plan = build_plan(
+            config, env, sidecar, digest, version, mode, clock, allow_other_changes
+        )
         _refuse_unreachable_target(the_plan)
         # --- issue 4 items 3 and 5: `requires` proven, then pre-flight (rollout/promote.py,
         # rollout/preflight.py). Both refuse (exit 2) before any change.
@@ -210,8 +234,9 @@ def _dry_run(
     mode: Mode,
     as_json: bool,
     clock: WallClock,
+    allow_other_changes: bool,
 ) -> None:
-    the_plan = build_plan(config, env, sidecar, digest, version, mode, clock)
+    the_plan = build_plan(config, env, sidecar, digest, version, mode, clock, allow_other_changes)
     calls = planned_calls(the_plan)
     if as_json:
         print_json({"plan": the_plan.to_json(), "calls": calls})

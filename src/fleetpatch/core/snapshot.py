@@ -90,6 +90,25 @@ class SidecarRun:
 
 
 @dataclass(frozen=True)
+class OtherContainer:
+    """A container of the service that is not a sidecar (the app): what a sidecar patch must
+    leave as it is. `running` are the digests its tasks run; `revision_digest` what the
+    service's current revision resolved it to."""
+
+    name: str
+    image: str
+    running: tuple[str, ...] = ()
+    revision_digest: str | None = None
+
+    @property
+    def digest(self) -> str | None:
+        """The one digest it runs now, if its tasks agree (else its revision's)."""
+        if len(self.running) == 1:
+            return self.running[0]
+        return self.revision_digest if not self.running else None
+
+
+@dataclass(frozen=True)
 class ServiceSnapshot:
     """One ECS service: its task definition, deployment state and sidecars."""
 
@@ -113,6 +132,8 @@ class ServiceSnapshot:
     status: str = "ACTIVE"
     scheduling: str = "REPLICA"
     resource_management: str = "CUSTOMER"
+    # Its other containers (the app): only the sidecar may change (rollout/others.py).
+    others: tuple[OtherContainer, ...] = ()
 
     @property
     def has_sidecar(self) -> bool:

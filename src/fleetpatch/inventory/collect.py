@@ -28,6 +28,7 @@ from fleetpatch.core.images import ImageRef, parse_image, short_digest, unresolv
 from fleetpatch.core.snapshot import (
     DigestCount,
     EnvironmentSnapshot,
+    OtherContainer,
     RepositorySnapshot,
     ServiceSnapshot,
     SidecarRun,
@@ -279,6 +280,7 @@ def build_service(
 ) -> ServiceSnapshot:
     revision = {run.name: run.digest for run in facts.revision_images if run.digest}
     runs = []
+    others = []
     for container, image in facts.containers:
         ref = parse_image(image)
         sidecar = match_sidecar(container, ref, sidecars)
@@ -286,6 +288,8 @@ def build_service(
             runs.append(
                 _sidecar_run(facts, env, sidecar, container, image, ref, repositories, revision)
             )
+        else:
+            others.append(_other_container(facts, container, image, revision))
     return ServiceSnapshot(
         cluster=facts.cluster,
         service=facts.service,
@@ -303,7 +307,21 @@ def build_service(
         status=facts.status,
         scheduling=facts.scheduling,
         resource_management=facts.resource_management,
+        others=tuple(others),
     )
+
+
+def _other_container(
+    facts: ServiceFacts, container: str, image: str, revision: dict[str, str]
+) -> OtherContainer:
+    running = {
+        run.digest
+        for task in facts.tasks
+        if task.last_status == "RUNNING"
+        for run in task.containers
+        if run.name == container and run.digest
+    }
+    return OtherContainer(container, image, tuple(sorted(running)), revision.get(container))
 
 
 def _service_notes(facts: ServiceFacts) -> tuple[str, ...]:

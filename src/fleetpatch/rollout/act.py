@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 
 from fleetpatch.aws.errors import DENIED_CODES, EXPIRED_CODES, INVALID_CODES
 from fleetpatch.rollout import ecs as ecs_api
-from fleetpatch.rollout.pin import pin_request
+from fleetpatch.rollout.pin import pin_request, request_members
 from fleetpatch.rollout.plan import Mode, ServiceStep
 
 if TYPE_CHECKING:
@@ -58,7 +58,13 @@ def start_deployment(
 
 def _register_pinned(ecs: ECSClient, step: ServiceStep, target: str) -> str:
     described = ecs.describe_task_definition(taskDefinition=step.task_definition, include=["TAGS"])
-    request = pin_request(dict(described), step.container, target)
+    request = pin_request(
+        dict(described),
+        step.container,
+        target,
+        members=request_members(ecs),
+        others=dict(step.others),
+    )
     registered = ecs.register_task_definition(**request)
     return str(registered["taskDefinition"]["taskDefinitionArn"])
 

@@ -303,6 +303,7 @@ class Rollout:
                 digest=self.target,
                 desired_count=step.desired_count,
                 revision_arn=ecs_api.current_revision_arn(seen.services[step.key].service or {}),
+                others=step.others,
             )
             for step, _ in items
         ]

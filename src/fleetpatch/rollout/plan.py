@@ -13,9 +13,9 @@ two clusters may hold services of the same name.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, Protocol
 
 from fleetpatch.config import Policy, Sidecar
 from fleetpatch.core.images import ImageInfo, digest_matches, parse_image, version_label
@@ -62,6 +62,9 @@ class ServiceStep:
     task_definition: str  # family:revision
     digest_before: str | None
     desired_count: int
+    # The other containers and the digests their tasks run now: pin mode pins them there,
+    # verification checks they still run them (only the sidecar may change).
+    others: tuple[tuple[str, str], ...] = ()
 
     @property
     def key(self) -> str:
@@ -85,9 +88,25 @@ class Skipped:
 
     key: str
     reason: str
+    # Moving-tag mode: the other containers a forced new deployment would change.
+    other_changes: tuple[OtherChangeLike, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {"service": self.key, "reason": self.reason}
+        data: dict[str, Any] = {"service": self.key, "reason": self.reason}
+        if self.other_changes:
+            data["other_changes"] = [c.to_json() for c in self.other_changes]
+        return data
+
+
+class OtherChangeLike(Protocol):
+    """What the plan needs of rollout/others.py's OtherChange (plan stays free of I/O)."""
+
+    @property
+    def container(self) -> str: ...
+
+    def describe(self) -> str: ...
+
+    def to_json(self) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -210,14 +229,21 @@ def plan(
     target: Target,
     policy: Policy | None = None,
     mode: Mode = "tag",
+    *,
+    other_changes: Mapping[str, Sequence[OtherChangeLike]] | None = None,
+    allow_other_changes: bool = False,
 ) -> Plan:
     """Services of `environment` whose sidecar doesn't run `target`, canary waves first, then
-    batches of `policy.max_parallel`; services already on the target are listed as done."""
+    batches of `policy.max_parallel`; services already on the target are listed as done.
+    `other_changes` (moving-tag mode): what a forced deployment would change besides the
+    sidecar, per service; those services are skipped unless `allow_other_changes`."""
+    other_changes = other_changes or {}
     policy = policy or Policy()
     env = _environment(snapshot, environment)
     todo: list[ServiceStep] = []
     done: list[ServiceStep] = []
     skipped: list[Skipped] = []
+    notes: list[str] = []
     for service in sorted(env.services, key=lambda s: (s.cluster, s.service)):
         # Without a task definition (EXTERNAL) nobody can say it has no sidecar: list it.
         unknown = not service.task_definition
@@ -236,9 +262,22 @@ def plan(
             if reason is not None:
                 skipped.append(Skipped(step.key, reason))
                 continue
+            changes = tuple(other_changes.get(step.key, ()))
+            if mode == "tag" and changes and not allow_other_changes:
+                skipped.append(Skipped(step.key, _other_changes_reason(changes), changes))
+                continue
+            if mode == "tag" and changes:
+                # Allowed: those containers may change; verification checks the rest.
+                notes.append(f"{step.key} ships other changes too (allowed): " + _listed(changes))
+                changed = {c.container for c in changes}
+                step = replace(step, others=tuple(o for o in step.others if o[0] not in changed))
             todo.append(step)
             break  # one sidecar container per service is enough to redeploy it
-    notes = []
+    if any(s.other_changes for s in skipped):
+        notes.append(
+            "services whose other containers would change in moving-tag mode are skipped: "
+            "--pin changes only the sidecar (it pins the others to what they run now)"
+        )
     if mode == "tag" and target.tag is None and todo:
         notes.append(
             f"the moving tag {sidecar.tag} does not point to {target.label}: moving-tag mode "
@@ -347,7 +386,19 @@ def _step(service: ServiceSnapshot, run: SidecarRun) -> ServiceStep:
         task_definition=service.task_definition,
         digest_before=run.digest,
         desired_count=service.desired_count,
+        others=tuple((o.name, d) for o in service.others if (d := o.digest) is not None),
     )
+
+
+def _other_changes_reason(changes: Sequence[OtherChangeLike]) -> str:
+    return (
+        f"a new deployment would also change {_listed(changes)}: use --pin to change only "
+        "the sidecar, or --allow-other-changes to ship them too"
+    )
+
+
+def _listed(changes: Sequence[OtherChangeLike]) -> str:
+    return "; ".join(c.describe() for c in changes)
 
 
 def _cannot_move(run: SidecarRun, sidecar: Sidecar, target: Target, mode: Mode) -> str | None:

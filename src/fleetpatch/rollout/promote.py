@@ -26,7 +26,8 @@ from fleetpatch.core.snapshot import EnvironmentSnapshot
 from fleetpatch.errors import UserError
 from fleetpatch.journal import Entry, EntryKind, verified_services
 from fleetpatch.rollout.executor import RolloutResult, new_rollout_id
-from fleetpatch.rollout.plan import Mode, Plan, on_target, plan, resolve_target
+from fleetpatch.rollout.others import plan_only_sidecar
+from fleetpatch.rollout.plan import Mode, Plan, on_target, resolve_target
 from fleetpatch.rollout.retag import Retag, retag
 from fleetpatch.rollout.runner import Runner
 
@@ -202,7 +203,10 @@ def promote(
             target = dataclasses.replace(target, tag=move_tag, chosen_by=f"promoted from {source}")
         else:
             target = dataclasses.replace(target, chosen_by=f"promoted from {source}")
-        the_plan = plan(snapshot, destination, dest_sidecar, target, config.policy, mode)
+        ecr = runner.sessions.get(destination).ecr()
+        the_plan = plan_only_sidecar(
+            ecr, snapshot, destination, dest_sidecar, target, config.policy, mode
+        )
         if mode == "tag" and target.tag is None and the_plan.waves:
             raise UserError(
                 f"{destination}: tag {sidecar.tag} doesn't point to {short_digest(digest)}: "

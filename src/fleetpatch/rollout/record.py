@@ -72,6 +72,7 @@ class Recorder:
                 "waves": [[s.key for s in w.services] for w in plan.waves],
                 "done": [s.key for s in plan.done],
                 "skipped": [s.to_json() for s in plan.skipped],
+                "notes": list(plan.notes),
             },
         )
         for skipped in plan.skipped:

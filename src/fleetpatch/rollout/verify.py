@@ -8,7 +8,9 @@ check and UpdateService). So for each service:
   (of any status but STOPPED) may run another digest;
 - at least one task must run it, unless the service wants none;
 - the current service revision's `containerImages` (where the service has revisions) must
-  have resolved the sidecar to the target: a deployment COMPLETED on another digest fails.
+  have resolved the sidecar to the target: a deployment COMPLETED on another digest fails;
+- every other container of a running task still runs the digest it ran before the rollout
+  (only the sidecar may change).
 
 For failures, `explain_failure` gathers ECS's own words: the service's latest events, the
 stoppedReason of the tasks the deployment started, and the service deployment's rollback.
@@ -40,6 +42,8 @@ class Check:
     desired_count: int
     # The service's current revision ARN (from the last DescribeServices), if it has one.
     revision_arn: str | None = None
+    # The other containers and the digests they ran before the rollout: they must not change.
+    others: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,8 @@ def judge(
             running[digest] += 1
         if digest != check.digest:
             problems.append(f"task {_task_id(task)} ({status}) runs {_short(digest)}")
+        if status == "RUNNING":
+            problems.extend(_changed_others(task, check.others))
     if check.desired_count > 0 and running[check.digest] == 0:
         problems.append("no running task runs the target digest")
     resolved = ecs_api.revision_digest(revision, check.container)
@@ -103,6 +109,19 @@ def judge(
         revision_digest=resolved,
         problems=tuple(problems[:10]),
     )
+
+
+def _changed_others(task: dict[str, Any], others: tuple[tuple[str, str], ...]) -> list[str]:
+    """Other containers of a running task that no longer run their pre-rollout digest."""
+    changed = []
+    for name, before in others:
+        now = _sidecar_digest(task, name)
+        if now is not None and now != before:
+            changed.append(
+                f"task {_task_id(task)}: {name} runs {_short(now)}, not {_short(before)} as "
+                "before the rollout (only the sidecar may change)"
+            )
+    return changed
 
 
 def _running_tasks(ecs: ECSClient, checks: Sequence[Check]) -> dict[str, list[dict[str, Any]]]:

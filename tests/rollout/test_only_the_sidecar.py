@@ -1,0 +1,120 @@
+"""Only the sidecar changes (issue 8 item 3): an app container on a moving tag that moved since
+its tasks started is not redeployed under a sidecar patch in moving-tag mode; pin mode pins it
+to what it runs; --allow-other-changes ships it knowingly."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fleetpatch.aws.session import AwsSessions
+from fleetpatch.journal import SqliteJournal
+from fleetpatch.rollout.executor import RolloutOptions
+from fleetpatch.sim import Simulator
+from tests.conftest import small_scenario
+from tests.rollout.helpers import FAST_POLL, config_for, make_plan, run_rollout
+
+
+def app_on_latest_scenario() -> dict[str, Any]:
+    scenario = small_scenario()
+    env = scenario["environments"][0]
+    env["repositories"].append(
+        {
+            "name": "shop",
+            "images": [
+                {"tags": ["v1", "latest"], "pushed_at": "2026-11-01T00:00:00Z"},
+                # Pushed after the services were deployed: unreviewed app code on `latest`.
+                {"tags": ["v2", "latest"], "pushed_at": "2026-11-20T00:00:00Z"},
+            ],
+        }
+    )
+    cluster = env["clusters"][0]
+    cluster["containers"][0]["image"] = "{registry}/shop:latest"
+    return scenario
+
+
+@pytest.fixture
+def app_sim() -> Iterator[Simulator]:
+    with Simulator(app_on_latest_scenario()) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> Iterator[SqliteJournal]:
+    with SqliteJournal(tmp_path / "journal.sqlite") as store:
+        yield store
+
+
+def app_digests(config: Any) -> dict[str, set[str]]:
+    ecs = AwsSessions(config).get("dev").ecs()
+    found = {}
+    for name in ("api", "web", "worker"):
+        arns = ecs.list_tasks(cluster="main", serviceName=name, desiredStatus="RUNNING")
+        tasks = ecs.describe_tasks(cluster="main", tasks=arns["taskArns"])["tasks"]
+        found[name] = {
+            c["imageDigest"] for t in tasks for c in t["containers"] if c["name"] == "app"
+        }
+    return found
+
+
+def image_digest(config: Any, tag: str) -> str:
+    ecr = AwsSessions(config).get("dev").ecr()
+    answer = ecr.describe_images(repositoryName="shop", imageIds=[{"imageTag": tag}])
+    return str(answer["imageDetails"][0]["imageDigest"])
+
+
+def test_tag_mode_refuses_a_service_whose_app_tag_moved(app_sim: Simulator, tmp_path: Path) -> None:
+    config = config_for(app_sim, tmp_path)
+    v1, v2 = image_digest(config, "v1"), image_digest(config, "v2")
+    the_plan = make_plan(config)
+
+    assert the_plan.waves == ()
+    assert {s.key for s in the_plan.skipped} == {"main/api", "main/web", "main/worker"}
+    skipped = the_plan.skipped[0]
+    assert skipped.reason.startswith("a new deployment would also change app (")
+    assert skipped.reason.endswith(
+        "use --pin to change only the sidecar, or --allow-other-changes to ship them too"
+    )
+    (change,) = skipped.to_json()["other_changes"]
+    assert (change["container"], change["digest_before"], change["digest_after"]) == (
+        "app",
+        v1,
+        v2,
+    )
+    assert any("--pin changes only the sidecar" in note for note in the_plan.notes)
+
+
+def test_pin_mode_pins_the_app_to_what_it_runs(
+    app_sim: Simulator, tmp_path: Path, journal: SqliteJournal
+) -> None:
+    config = config_for(app_sim, tmp_path)
+    v1 = image_digest(config, "v1")
+    result, _ = run_rollout(app_sim, config, journal, mode="pin", version="1.1")
+
+    assert result.ok, result.services
+    assert app_digests(config) == {"api": {v1}, "web": {v1}, "worker": {v1}}
+
+
+def test_allow_other_changes_ships_them_and_verification_names_them(
+    app_sim: Simulator, tmp_path: Path, journal: SqliteJournal
+) -> None:
+    config = config_for(app_sim, tmp_path)
+    v2 = image_digest(config, "v2")
+    assert make_plan(config).skipped  # refused unless allowed
+    result, _ = run_rollout(
+        app_sim,
+        config,
+        journal,
+        options=RolloutOptions(poll=FAST_POLL),
+        allow_other_changes=True,
+    )
+    # The services deploy with the app's new code, as the user allowed; the plan journaled it.
+    assert result.ok, result.services
+    assert app_digests(config) == {"api": {v2}, "web": {v2}, "worker": {v2}}
+    (entry,) = [e for e in journal.entries() if e.kind.value == "plan"]
+    assert any(
+        "main/api ships other changes too (allowed): app" in n for n in entry.details["notes"]
+    )
