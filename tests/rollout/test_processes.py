@@ -35,8 +35,8 @@ def _fleetpatch(*args: str) -> list[str]:
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Path]:
     """A simulator in its own process and a fleetpatch.toml (with its journal) pointing at it."""
-    # The simulated AWS clock starts at the real time, as AWS's does: the rollout compares the
-    # journal's (real) timestamps with ECS's createdAt (an unjournaled start found completed).
+    # The simulated AWS clock starts at the real time, as AWS's does (the rollout journals its
+    # intents in AWS's clock, from the Date header, and compares them with ECS's createdAt).
     scenario = small_scenario(now=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
     scenario["environments"][0]["clusters"][0]["services"] = SERVICES
     scenario_file = tmp_path / "scenario.yaml"
@@ -199,3 +199,23 @@ def test_two_rollouts_at_once_exactly_one_proceeds(served: Path) -> None:
     assert "environment 'dev' is locked by" in refused
     assert "pid" in refused
     assert _deployments(served) == dict.fromkeys(SERVICES, 2)
+
+
+def test_ctrl_c_starts_nothing_new_and_says_how_to_resume_or_abort(served: Path) -> None:
+    process = subprocess.Popen(
+        _rollout(served), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None
+    # Interrupt as soon as the canary's deployment has started (its event is on stdout).
+    for line in process.stdout:
+        if json.loads(line)["event"] == "deployment_started":
+            process.send_signal(signal.SIGINT)
+            break
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "interrupted: no new deployment is started" in err
+    assert "still deploying: main/api (deployment ecs-svc/" in err
+    assert "fleetpatch rollout --env dev" in err and "fleetpatch abort --env dev" in err
+    assert "Traceback" not in err
+    # Only the canary was deployed: the scenario's deployment plus one for api.
+    assert _deployments(served) == {name: 2 if name == "api" else 1 for name in SERVICES}

@@ -100,7 +100,10 @@ def _register_groups() -> None:
     from fleetpatch.cli.report import register as register_report  # report
 
     register_report(app)
-    # Later groups go here, e.g. inventory, plan, rollout, report.
+
+    from fleetpatch.cli.abort import register as register_abort  # abort
+
+    register_abort(app)
 
 
 @config_app.command("check")

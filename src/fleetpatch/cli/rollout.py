@@ -324,6 +324,9 @@ def _execute(
         return rollout.run()
     except LockLost as exc:
         raise EnvironmentFailure(the_plan.environment, f"{exc}: stopped") from exc
+    except KeyboardInterrupt:
+        _say_what_is_still_deploying(journal, the_plan)
+        raise typer.Exit(130) from None
     except (ClientError, BotoCoreError) as exc:
         failure = explain(the_plan.environment, exc)
         if failure is None:
@@ -388,3 +391,17 @@ def journal_verify_command(
         console.print(verify_table(result))
     if not result.ok:
         raise typer.Exit(1)
+
+
+def _say_what_is_still_deploying(journal: SqliteJournal, the_plan: Plan) -> None:
+    """Ctrl-C: nothing new starts; say what ECS is still deploying and how to go on."""
+    from fleetpatch.journal import started_deployments
+
+    env = the_plan.environment
+    entries = journal.entries(environment=env)
+    in_flight = started_deployments(entries, env, the_plan.target.digest)
+    print_error("interrupted: no new deployment is started")
+    for service, deployment_id in sorted(in_flight.items()):
+        print_note(f"still deploying: {service} (deployment {deployment_id})")
+    print_note(f"resume (waits for them, then goes on): fleetpatch rollout --env {env}")
+    print_note(f"or stop and roll them back: fleetpatch abort --env {env}")

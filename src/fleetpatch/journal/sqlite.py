@@ -167,7 +167,9 @@ class SqliteJournal:
 
     # --- locks -----------------------------------------------------------------------------
 
-    def acquire_lock(self, environment: str, owner: str, ttl: timedelta) -> Lock:
+    def acquire_lock(
+        self, environment: str, owner: str, ttl: timedelta, *, take_over: str | None = None
+    ) -> Lock:
         if ttl <= timedelta(0):
             raise ValueError("ttl must be positive")
         with self._transaction() as conn:
@@ -176,7 +178,10 @@ class SqliteJournal:
                 "SELECT owner, expires_at FROM locks WHERE environment = ?", (environment,)
             ).fetchone()
             details: dict[str, Any] = {"action": "acquired", "owner": owner}
-            if held is not None:
+            if held is not None and take_over is not None:
+                # `abort`: the running holder loses the lock at its next heartbeat and stops.
+                details.update(action="taken_over", previous_owner=held["owner"], why=take_over)
+            elif held is not None:
                 expires_at = datetime.fromisoformat(held["expires_at"])
                 # A holder known dead (same host, no such pid) need not wait out its ttl.
                 dead = holder_is_dead(held["owner"])

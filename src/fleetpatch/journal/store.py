@@ -27,10 +27,14 @@ class JournalStore(Protocol):
         """Recompute the whole chain and the head; report the first bad record."""
         ...
 
-    def acquire_lock(self, environment: str, owner: str, ttl: timedelta) -> Lock:
+    def acquire_lock(
+        self, environment: str, owner: str, ttl: timedelta, *, take_over: str | None = None
+    ) -> Lock:
         """Take the environment's lock, or raise LockHeld naming the holder and expiry.
 
         An expired lock is taken over. Exactly one of several concurrent callers wins.
+        `take_over` (why, journaled) takes it from a live holder: `abort` does, so that the
+        running rollout loses it at its next heartbeat and starts nothing more.
         """
         ...
 
