@@ -171,6 +171,8 @@ def rollout_command(
         return
     environment = config.environment(env)
     clock = context.clock(ctx)
+    # The right accounts before anything else: wrong credentials open no journal, take no lock.
+    AwsSessions(config).confirm_accounts([environment.name, *environment.requires])
     journal = open_journal(config.journal, clock=clock)
     # Lock first: a refused run shouldn't read the fleet or ask anything.
     lock = journal.acquire_lock(environment.name, default_lock_owner(), timedelta(seconds=lock_ttl))
