@@ -8,8 +8,6 @@ after reporting the others; that environment's one-line error goes to stderr.
 
 from __future__ import annotations
 
-import csv
-import sys
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
@@ -18,6 +16,7 @@ import typer
 from fleetpatch.cli import context
 from fleetpatch.cli.collecting import collect_progress
 from fleetpatch.cli.context import load_from_context
+from fleetpatch.cli.inventory_csv import iso_utc, selected_runs, write_csv
 from fleetpatch.cli.output import (
     console,
     exit_if_unread,
@@ -91,7 +90,7 @@ def inventory_command(
     if as_json:
         print_json(snapshot.to_json(sidecar=sidecar, all_services=all_services))
     elif as_csv:
-        _write_csv(snapshot, sidecar, all_services)
+        write_csv(snapshot, sidecar, all_services)
     else:
         _print_inventory(snapshot, sidecar, all_services, several=len(config.sidecars) > 1)
     _report_failures(snapshot)
@@ -110,10 +109,6 @@ INVENTORY_COLUMNS = (
 )
 
 
-def _selected(service: ServiceSnapshot, sidecar: str | None) -> tuple[SidecarRun, ...]:
-    return tuple(run for run in service.sidecars if sidecar is None or run.name == sidecar)
-
-
 def _print_inventory(
     snapshot: Snapshot, sidecar: str | None, all_services: bool, several: bool
 ) -> None:
@@ -126,7 +121,7 @@ def _print_inventory(
         table = FitTable(f"{env.name} ({env.account} {env.region})", INVENTORY_COLUMNS)
         notes: list[str] = []
         for service in env.services:
-            runs = _selected(service, sidecar)
+            runs = selected_runs(service, sidecar)
             where = f"{service.cluster}/{service.service}" if len(clusters) > 1 else service.service
             task_def = _task_def(service)
             if not runs and all_services:
@@ -184,77 +179,6 @@ def _tag_now(run: SidecarRun, env: EnvironmentSnapshot) -> str:
     return image.label if image else short_digest(run.tag_digest)
 
 
-def _write_csv(snapshot: Snapshot, sidecar: str | None, all_services: bool) -> None:
-    writer = csv.writer(sys.stdout, lineterminator="\n")
-    writer.writerow(
-        [
-            "environment",
-            "account",
-            "region",
-            "cluster",
-            "service",
-            "task_definition",
-            "deployment",
-            "sidecar",
-            "container",
-            "image",
-            "reference",
-            "digest",
-            "tasks",
-            "tags",
-            "pushed_at",
-            "tag_digest",
-            "drift",
-            "resolvable",
-            "reason",
-        ]
-    )
-    for env in snapshot.environments:
-        for service in env.services:
-            head = [
-                env.name,
-                env.account,
-                env.region,
-                service.cluster,
-                service.service,
-                service.task_definition,
-                service.deployment or "",
-            ]
-            runs = _selected(service, sidecar)
-            if not runs and all_services:
-                writer.writerow(head + [""] * 12)
-            for run in runs:
-                for digest, tasks, tags, pushed in _csv_digests(run):
-                    writer.writerow(
-                        [
-                            *head,
-                            run.name,
-                            run.container,
-                            run.image,
-                            run.reference,
-                            digest,
-                            tasks,
-                            tags,
-                            pushed,
-                            run.tag_digest or "",
-                            str(run.drift).lower(),
-                            str(run.resolvable).lower(),
-                            run.reason or "",
-                        ]
-                    )
-    sys.stdout.flush()
-
-
-def _csv_digests(run: SidecarRun) -> list[tuple[str, int, str, str]]:
-    if not run.running:
-        return [("", 0, "", "")]
-    return [(c.digest, c.tasks, " ".join(c.tags), _iso(c.pushed_at)) for c in run.running]
-
-
-def _iso(moment: datetime | None) -> str:
-    return moment.isoformat().replace("+00:00", "Z") if moment else ""
-
-
 # --- status ---------------------------------------------------------------------------------------
 
 
@@ -277,7 +201,7 @@ def status_command(
     if as_json:
         print_json(
             {
-                "taken_at": _iso(snapshot.taken_at),
+                "taken_at": iso_utc(snapshot.taken_at),
                 "api_calls": snapshot.api_calls,
                 "deadlines": [deadline_json(d) for d in clock.deadlines],  # issue 5
                 "status": [_status_json(row, snapshot.taken_at) for row in rows],
@@ -308,7 +232,7 @@ def _print_status(rows: Sequence[StatusRow], snapshot: Snapshot) -> None:
         Column("oldest", drop=2),
         Column("tag now", drop=4),
     )
-    table = FitTable(f"status at {_iso(snapshot.taken_at)}", columns)
+    table = FitTable(f"status at {iso_utc(snapshot.taken_at)}", columns)
     for row in rows:
         if row.error is not None:
             table.add_row(row.environment, "-", "-", "[red]not read[/]", "", "", "")
@@ -356,7 +280,7 @@ def _status_json(row: StatusRow, now: datetime) -> dict[str, object]:
                 "digest": v.digest,
                 "services": v.services,
                 "tasks": v.tasks,
-                "pushed_at": _iso(v.pushed_at) or None,
+                "pushed_at": iso_utc(v.pushed_at) or None,
             }
             for v in row.versions
         ],
@@ -365,7 +289,7 @@ def _status_json(row: StatusRow, now: datetime) -> dict[str, object]:
         else {
             "label": oldest.label,
             "digest": oldest.digest,
-            "pushed_at": _iso(oldest.pushed_at) or None,
+            "pushed_at": iso_utc(oldest.pushed_at) or None,
             "age_days": (now - oldest.pushed_at).days if oldest.pushed_at else None,
         },
     }
