@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,7 @@ from botocore.exceptions import ClientError, NoCredentialsError, ProfileNotFound
 from moto.server import ThreadedMotoServer
 
 from fleetpatch import __version__
-from fleetpatch.aws import SIM_ACCESS_KEY, AwsEnvironment, AwsSessions, explain
+from fleetpatch.aws import SIM_ACCESS_KEY, AccountMismatch, AwsEnvironment, AwsSessions, explain
 from fleetpatch.aws.session import build_session
 from fleetpatch.config import Config, Environment
 from fleetpatch.errors import EnvironmentFailure
@@ -52,6 +53,16 @@ def environment(**fields: Any) -> Environment:
     values: dict[str, Any] = {"name": "dev", "account_id": "123456789012", "region": "eu-west-1"}
     values.update(fields)
     return Environment.model_validate(values)
+
+
+def sessions_for(env: Environment, max_attempts: int = 10) -> AwsSessions:
+    config = Config.model_validate(
+        {
+            "sidecars": [{"name": "fluent-bit", "repository": "fluent-bit"}],
+            "environments": [env.model_dump()],
+        }
+    )
+    return AwsSessions(config, max_attempts=max_attempts)
 
 
 def test_clients_use_region_endpoint_and_fleetpatch_settings() -> None:
@@ -121,20 +132,58 @@ def test_assumed_role_reaches_the_role_account_with_refreshable_credentials(
         endpoint_url=moto_url,
         credentials={"role_arn": "arn:aws:iam::333333333333:role/fleetpatch", "external_id": "x1"},
     )
-    aws = AwsEnvironment(env)
-    assert aws.caller_account() == "333333333333"
-    aws.check_account()
+    assert AwsEnvironment(env).caller_account() == "333333333333"
+    sessions_for(env).confirm_account("dev")  # no mismatch: no error
 
     creds = build_session(env).get_credentials()
     assert isinstance(creds, RefreshableCredentials)
     assert creds.method == "assume-role"
 
 
-def test_account_mismatch_is_an_environment_failure(moto_url: str) -> None:
-    # moto's default account answers for the fallback credentials.
-    aws = AwsEnvironment(environment(account_id="999999999999", endpoint_url=moto_url))
-    with pytest.raises(EnvironmentFailure, match="config says account_id = 999999999999"):
-        aws.check_account()
+def test_account_mismatch_is_one_line_naming_both_accounts_and_the_setting(
+    moto_url: str,
+) -> None:
+    # The role is in 333333333333, the config says 444444444444.
+    env = environment(
+        account_id="444444444444",
+        endpoint_url=moto_url,
+        credentials={"role_arn": "arn:aws:iam::333333333333:role/fleetpatch"},
+    )
+    with pytest.raises(AccountMismatch) as info:
+        sessions_for(env).confirm_account("dev")
+    message = str(info.value)
+    assert message.startswith("dev: the credentials reach account 333333333333, but ")
+    assert "account_id = 444444444444" in message
+    assert "credentials.role_arn of environment 'dev'" in message
+    assert "\n" not in message
+    assert info.value.exit_code == 2
+
+
+def test_default_chain_mismatch_names_profile_or_role(moto_url: str) -> None:
+    # moto's default account answers for the simulator's fallback credentials.
+    env = environment(account_id="999999999999", endpoint_url=moto_url)
+    with pytest.raises(
+        AccountMismatch, match=re.escape("credentials.profile or credentials.role_arn")
+    ):
+        sessions_for(env).confirm_account("dev")
+
+
+def test_the_account_is_asked_once_per_environment(moto_url: str) -> None:
+    env = environment(endpoint_url=moto_url)
+    sessions = sessions_for(env)
+    asked: list[str] = []
+    sessions.get("dev").sts().meta.events.register(
+        "before-call.sts.GetCallerIdentity", lambda **_: asked.append("dev")
+    )
+    for _ in range(5):
+        sessions.confirm_accounts(["dev", "dev"])
+    assert asked == ["dev"]
+
+
+def test_sts_unreachable_is_an_environment_failure() -> None:
+    env = environment(endpoint_url="http://127.0.0.1:9")
+    with pytest.raises(EnvironmentFailure, match=re.escape("cannot connect to http://127.0.0.1:9")):
+        sessions_for(env, max_attempts=1).confirm_account("dev")
 
 
 def test_missing_profile_explained() -> None:

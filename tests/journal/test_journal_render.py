@@ -6,8 +6,9 @@ import json
 
 from rich.console import Console
 
+from fleetpatch.cli.history import history_table
 from fleetpatch.journal import EntryKind, NewEntry, SqliteJournal
-from fleetpatch.journal.render import entries_table, entry_to_json, verify_table, verify_to_json
+from fleetpatch.journal.render import entry_to_json, verify_table, verify_to_json
 
 DIGEST = "sha256:" + "ab" * 32
 
@@ -30,7 +31,9 @@ def test_history_table_and_json(journal: SqliteJournal) -> None:
             details={"tasks": 3},
         )
     )
-    text = render(entries_table([entry]))
+    console = Console(width=200, record=True)
+    console.print(history_table([entry]).render(console))
+    text = console.export_text()
     assert "verified" in text and "sha256:abababababab" in text and "tasks=3" in text
     data = entry_to_json(entry)
     assert json.loads(json.dumps(data)) == data

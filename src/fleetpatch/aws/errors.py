@@ -82,14 +82,6 @@ def explain(environment_name: str, exc: BaseException) -> EnvironmentFailure | N
     return None if message is None else EnvironmentFailure(environment_name, message)
 
 
-def account_mismatch(environment_name: str, expected: str, actual: str) -> EnvironmentFailure:
-    return EnvironmentFailure(
-        environment_name,
-        f"credentials reach account {actual}, but the config says account_id = {expected}: "
-        "fix environments.credentials (profile or role_arn) or account_id",
-    )
-
-
 def _message(exc: BaseException) -> str | None:
     if isinstance(exc, EnvironmentFailure):
         return exc.message

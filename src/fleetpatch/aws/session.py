@@ -11,17 +11,19 @@ from one boto3 Session is not, so creation happens under a lock.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, cast
 
 import boto3
 import botocore.config
 import botocore.credentials
 import botocore.session
+from botocore.exceptions import BotoCoreError, ClientError
 
 from fleetpatch import __version__
-from fleetpatch.aws.errors import account_mismatch
-from fleetpatch.config import Config, Environment
+from fleetpatch.aws.errors import explain
+from fleetpatch.aws.identity import AccountMismatch
+from fleetpatch.config import DEFAULT_CONFIG_NAME, Config, Environment
 
 if TYPE_CHECKING:
     from mypy_boto3_ecr import ECRClient
@@ -61,6 +63,9 @@ class AwsEnvironment:
         self._lock = threading.Lock()
         self._session: boto3.Session | None = None
         self._clients: dict[str, Any] = {}
+        # Separate from _lock: asking STS creates a client, which takes _lock.
+        self._account_lock = threading.Lock()
+        self._account: str | None = None
 
     @property
     def name(self) -> str:
@@ -91,17 +96,12 @@ class AwsEnvironment:
         return cast("STSClient", self.client("sts"))
 
     def caller_account(self) -> str:
-        """The account these credentials actually reach (sts:GetCallerIdentity)."""
-        return self.sts().get_caller_identity()["Account"]
-
-    def check_account(self) -> None:
-        """Raise EnvironmentFailure unless the credentials reach the configured account.
-
-        Catches a profile or role pointing at the wrong account before anything is changed.
-        """
-        actual = self.caller_account()
-        if actual != self.environment.account_id:
-            raise account_mismatch(self.name, self.environment.account_id, actual)
+        """The account these credentials actually reach (sts:GetCallerIdentity), asked once:
+        the answer cannot change for the life of these credentials."""
+        with self._account_lock:
+            if self._account is None:
+                self._account = self.sts().get_caller_identity()["Account"]
+            return self._account
 
     def _session_locked(self) -> boto3.Session:
         if self._session is None:
@@ -127,6 +127,31 @@ class AwsSessions:
                 existing = AwsEnvironment(environment, max_attempts=self._max_attempts)
                 self._environments[name] = existing
             return existing
+
+    def confirm_account(self, name: str) -> None:
+        """Refuse unless environment `name`'s credentials reach its configured account_id.
+
+        Every command that changes anything calls this (or `confirm_accounts`) for each
+        environment it touches, before it takes a lock or writes: a mismatch raises
+        AccountMismatch (one line, exit 2); STS failing raises EnvironmentFailure (one line,
+        exit 1). One STS call per environment for the life of these sessions.
+        """
+        aws = self.get(name)
+        try:
+            actual = aws.caller_account()
+        except (ClientError, BotoCoreError) as exc:
+            failure = explain(name, exc)
+            if failure is None:
+                raise
+            raise failure from exc
+        if actual != aws.environment.account_id:
+            source = self._config.source
+            raise AccountMismatch(aws.environment, actual, str(source or DEFAULT_CONFIG_NAME))
+
+    def confirm_accounts(self, names: Iterable[str]) -> None:
+        """`confirm_account` for each named environment, in order (duplicates asked once)."""
+        for name in dict.fromkeys(names):
+            self.confirm_account(name)
 
 
 # --- credentials ---------------------------------------------------------------------------

@@ -26,7 +26,10 @@ def abort_command(
 
     config = context.load_from_context(ctx)
     environment = config.environment(env)
-    ecs = AwsSessions(config).get(environment.name).ecs()
+    sessions = AwsSessions(config)
+    # The right account before anything changes (one line, exit 2, nothing changed).
+    sessions.confirm_account(environment.name)
+    ecs = sessions.get(environment.name).ecs()
     with open_journal(config.journal, clock=context.clock(ctx)) as journal:
         result = abort(journal, ecs, environment.name, actor=current_user())
     if as_json:

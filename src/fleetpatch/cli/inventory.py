@@ -1,25 +1,22 @@
 """`fleetpatch inventory | status | trace | hold`: what runs where, and keeping it pullable.
 
 Thin: each command loads the config, calls fleetpatch.inventory, and renders the result as a
-Rich table (readable at 100 columns), `--json` (docs/json.md) or `--csv`. Every command exits
-1 when an environment could not be read, after reporting the others; that environment's
-one-line error goes to stderr.
+table that fits the terminal (cli/tables.py, readable from 80 columns), `--json`
+(docs/json.md) or `--csv`. Every command exits 1 when an environment could not be read,
+after reporting the others; that environment's one-line error goes to stderr.
 """
 
 from __future__ import annotations
 
-import csv
-import sys
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 import typer
-from rich.box import SIMPLE
-from rich.table import Table
 
 from fleetpatch.cli import context
 from fleetpatch.cli.collecting import collect_progress
 from fleetpatch.cli.context import load_from_context
+from fleetpatch.cli.inventory_csv import iso_utc, selected_runs, write_csv
 from fleetpatch.cli.output import (
     console,
     exit_if_unread,
@@ -27,6 +24,7 @@ from fleetpatch.cli.output import (
     print_note,
     print_warning,
 )
+from fleetpatch.cli.tables import Column, FitTable
 from fleetpatch.config import Config
 from fleetpatch.core.images import short_digest, version_label
 from fleetpatch.core.snapshot import (
@@ -92,32 +90,38 @@ def inventory_command(
     if as_json:
         print_json(snapshot.to_json(sidecar=sidecar, all_services=all_services))
     elif as_csv:
-        _write_csv(snapshot, sidecar, all_services)
+        write_csv(snapshot, sidecar, all_services)
     else:
         _print_inventory(snapshot, sidecar, all_services, several=len(config.sidecars) > 1)
     _report_failures(snapshot)
 
 
-def _selected(service: ServiceSnapshot, sidecar: str | None) -> tuple[SidecarRun, ...]:
-    return tuple(run for run in service.sidecars if sidecar is None or run.name == sidecar)
+# Narrow terminals drop the task definition first, then the container, the reference and
+# what the tag points to now; service, running versions and drift always show.
+INVENTORY_COLUMNS = (
+    Column("service", name=True),
+    Column("task def", drop=1),
+    Column("sidecar", drop=2),
+    Column("ref", drop=3),
+    Column("running"),
+    Column("tag now", drop=4),
+    Column("drift"),
+)
 
 
 def _print_inventory(
     snapshot: Snapshot, sidecar: str | None, all_services: bool, several: bool
 ) -> None:
     """One table per environment; notes (missing digests, unresolvable images) below it."""
-    for env in snapshot.environments:
-        if env.error is not None:
-            continue
+    readable = [env for env in snapshot.environments if env.error is None]
+    for number, env in enumerate(readable):
+        if number:
+            console.print()  # a blank line between environments
         clusters = {service.cluster for service in env.services}
-        table = Table(
-            title=f"{env.name} ({env.account} {env.region})", title_justify="left", box=SIMPLE
-        )
-        for column in ("service", "task def", "sidecar", "ref", "running", "tag now", "drift"):
-            table.add_column(column, overflow="fold")
+        table = FitTable(f"{env.name} ({env.account} {env.region})", INVENTORY_COLUMNS)
         notes: list[str] = []
         for service in env.services:
-            runs = _selected(service, sidecar)
+            runs = selected_runs(service, sidecar)
             where = f"{service.cluster}/{service.service}" if len(clusters) > 1 else service.service
             task_def = _task_def(service)
             if not runs and all_services:
@@ -137,7 +141,7 @@ def _print_inventory(
                     notes.append(f"{where}: {run.container} not resolvable: {run.reason}")
             if runs or all_services:
                 notes.extend(f"{where}: {note}" for note in service.notes)
-        console.print(table)
+        console.print(table.render(console))
         for note in notes:
             print_note(f"{env.name} {note}")
     print_note(f"{snapshot.api_calls} AWS calls")
@@ -175,77 +179,6 @@ def _tag_now(run: SidecarRun, env: EnvironmentSnapshot) -> str:
     return image.label if image else short_digest(run.tag_digest)
 
 
-def _write_csv(snapshot: Snapshot, sidecar: str | None, all_services: bool) -> None:
-    writer = csv.writer(sys.stdout, lineterminator="\n")
-    writer.writerow(
-        [
-            "environment",
-            "account",
-            "region",
-            "cluster",
-            "service",
-            "task_definition",
-            "deployment",
-            "sidecar",
-            "container",
-            "image",
-            "reference",
-            "digest",
-            "tasks",
-            "tags",
-            "pushed_at",
-            "tag_digest",
-            "drift",
-            "resolvable",
-            "reason",
-        ]
-    )
-    for env in snapshot.environments:
-        for service in env.services:
-            head = [
-                env.name,
-                env.account,
-                env.region,
-                service.cluster,
-                service.service,
-                service.task_definition,
-                service.deployment or "",
-            ]
-            runs = _selected(service, sidecar)
-            if not runs and all_services:
-                writer.writerow(head + [""] * 12)
-            for run in runs:
-                for digest, tasks, tags, pushed in _csv_digests(run):
-                    writer.writerow(
-                        [
-                            *head,
-                            run.name,
-                            run.container,
-                            run.image,
-                            run.reference,
-                            digest,
-                            tasks,
-                            tags,
-                            pushed,
-                            run.tag_digest or "",
-                            str(run.drift).lower(),
-                            str(run.resolvable).lower(),
-                            run.reason or "",
-                        ]
-                    )
-    sys.stdout.flush()
-
-
-def _csv_digests(run: SidecarRun) -> list[tuple[str, int, str, str]]:
-    if not run.running:
-        return [("", 0, "", "")]
-    return [(c.digest, c.tasks, " ".join(c.tags), _iso(c.pushed_at)) for c in run.running]
-
-
-def _iso(moment: datetime | None) -> str:
-    return moment.isoformat().replace("+00:00", "Z") if moment else ""
-
-
 # --- status ---------------------------------------------------------------------------------------
 
 
@@ -268,7 +201,7 @@ def status_command(
     if as_json:
         print_json(
             {
-                "taken_at": _iso(snapshot.taken_at),
+                "taken_at": iso_utc(snapshot.taken_at),
                 "api_calls": snapshot.api_calls,
                 "deadlines": [deadline_json(d) for d in clock.deadlines],  # issue 5
                 "status": [_status_json(row, snapshot.taken_at) for row in rows],
@@ -288,9 +221,18 @@ def status_command(
 
 
 def _print_status(rows: Sequence[StatusRow], snapshot: Snapshot) -> None:
-    table = Table(title=f"status at {_iso(snapshot.taken_at)}", title_justify="left", box=SIMPLE)
-    for column in ("env", "sidecar", "services", "running", "drift", "oldest", "tag now"):
-        table.add_column(column, overflow="fold")
+    # One sidecar: its column is the first to go when narrow; several: it tells rows apart.
+    one_sidecar = len({row.sidecar for row in rows}) <= 1
+    columns = (
+        Column("env", name=True),
+        Column("sidecar", drop=1 if one_sidecar else None, name=True),
+        Column("services", drop=3, justify="right"),
+        Column("running"),
+        Column("drift", justify="right"),
+        Column("oldest", drop=2),
+        Column("tag now", drop=4),
+    )
+    table = FitTable(f"status at {iso_utc(snapshot.taken_at)}", columns)
     for row in rows:
         if row.error is not None:
             table.add_row(row.environment, "-", "-", "[red]not read[/]", "", "", "")
@@ -309,7 +251,7 @@ def _print_status(rows: Sequence[StatusRow], snapshot: Snapshot) -> None:
             _oldest(row, snapshot.taken_at),
             row.tag_label or "-",
         )
-    console.print(table)
+    console.print(table.render(console))
 
 
 def _oldest(row: StatusRow, now: datetime) -> str:
@@ -338,7 +280,7 @@ def _status_json(row: StatusRow, now: datetime) -> dict[str, object]:
                 "digest": v.digest,
                 "services": v.services,
                 "tasks": v.tasks,
-                "pushed_at": _iso(v.pushed_at) or None,
+                "pushed_at": iso_utc(v.pushed_at) or None,
             }
             for v in row.versions
         ],
@@ -347,7 +289,7 @@ def _status_json(row: StatusRow, now: datetime) -> dict[str, object]:
         else {
             "label": oldest.label,
             "digest": oldest.digest,
-            "pushed_at": _iso(oldest.pushed_at) or None,
+            "pushed_at": iso_utc(oldest.pushed_at) or None,
             "age_days": (now - oldest.pushed_at).days if oldest.pushed_at else None,
         },
     }
@@ -390,9 +332,15 @@ def trace_command(
     elif not hits:
         print_note(f"no running task runs {query}")
     else:
-        table = Table(title=f"running {query}", title_justify="left", box=SIMPLE)
-        for column in ("env", "service", "container", "digest", "version", "tasks"):
-            table.add_column(column, overflow="fold")
+        columns = (
+            Column("env", name=True),
+            Column("service", name=True),
+            Column("container", drop=1),
+            Column("digest", drop=2),
+            Column("version"),
+            Column("tasks"),
+        )
+        table = FitTable(f"running {query}", columns)
         for h in hits:
             table.add_row(
                 h.environment,
@@ -403,7 +351,7 @@ def trace_command(
                 # Task ids are 32 hex characters; 12 identify a task in a cluster in practice.
                 " ".join(task_id[:12] for task_id in h.task_ids),
             )
-        console.print(table)
+        console.print(table.render(console))
     _report_failures(snapshot)
 
 

@@ -14,19 +14,20 @@ from typing import TYPE_CHECKING
 
 import typer
 from botocore.exceptions import BotoCoreError, ClientError
-from rich.table import Table
 
 from fleetpatch.aws.errors import explain
 from fleetpatch.aws.session import AwsSessions
 from fleetpatch.cli import context
 from fleetpatch.cli.context import WallClock, load_from_context, utc_now
+from fleetpatch.cli.history import history_table
 from fleetpatch.cli.output import console, err_console, print_error, print_json, print_note
 from fleetpatch.cli.progress import LinePrinter, RichProgress
+from fleetpatch.cli.tables import Cell, Column, FitTable
 from fleetpatch.config import Config
 from fleetpatch.core.images import short_digest
 from fleetpatch.errors import EnvironmentFailure, UserError
 from fleetpatch.journal import LockLost, default_lock_owner, open_journal
-from fleetpatch.journal.render import entries_table, entry_to_json, verify_table, verify_to_json
+from fleetpatch.journal.render import entry_to_json, verify_table, verify_to_json
 from fleetpatch.rollout.dryrun import planned_calls
 from fleetpatch.rollout.events import EventSink, JsonLinesSink
 from fleetpatch.rollout.executor import (
@@ -127,6 +128,21 @@ def build_plan(
     )
 
 
+# Narrow terminals show digests without "sha256:" and the task definition as ":revision".
+PLAN_COLUMNS = (
+    Column("wave"),
+    Column("service", name=True),
+    Column("running now"),
+    Column("task definition", drop=1),
+)
+
+
+def _revision_only(task_definition: str, key: str) -> str:
+    """`payment-api:7` -> `:7` for service card-platform/payment-api (the usual family)."""
+    family, _, revision = task_definition.rpartition(":")
+    return f":{revision}" if family == key.rpartition("/")[2] else task_definition
+
+
 def print_plan(the_plan: Plan) -> None:
     target = the_plan.target
     console.print(
@@ -134,15 +150,20 @@ def print_plan(the_plan: Plan) -> None:
         f"({target.digest}), chosen by {target.chosen_by}; mode {the_plan.mode}",
         highlight=False,
     )
-    table = Table(title_justify="left", title="plan")
-    for column in ("wave", "service", "running now", "task definition"):
-        table.add_column(column)
+    table = FitTable("plan", PLAN_COLUMNS)
     for wave in the_plan.waves:
         label = f"{wave.index}{' canary' if wave.canary else ''}"
         for step in wave.services:
-            table.add_row(label, step.key, short_digest(step.digest_before), step.task_definition)
+            table.add_row(
+                label,
+                step.key,
+                Cell(
+                    short_digest(step.digest_before), short_digest(step.digest_before, prefix=False)
+                ),
+                Cell(step.task_definition, _revision_only(step.task_definition, step.key)),
+            )
     if the_plan.waves:
-        console.print(table)
+        console.print(table.render(console))
     console.print(
         f"{len(the_plan.services)} to deploy in {len(the_plan.waves)} wave(s), "
         f"{len(the_plan.done)} already on the target, {len(the_plan.skipped)} skipped; "
@@ -193,6 +214,8 @@ def rollout_command(
         return
     environment = config.environment(env)
     clock = context.clock(ctx)
+    # The right accounts before anything else: wrong credentials open no journal, take no lock.
+    AwsSessions(config).confirm_accounts([environment.name, *environment.requires])
     journal = open_journal(config.journal, clock=clock)
     # Lock first: a refused run shouldn't read the fleet or ask anything.
     lock = journal.acquire_lock(environment.name, default_lock_owner(), timedelta(seconds=lock_ttl))
@@ -373,7 +396,8 @@ def history_command(
     if as_json:
         print_json([entry_to_json(e) for e in entries])
         return
-    console.print(entries_table(entries, title=f"Journal ({env or 'all environments'})"))
+    table = history_table(entries, title=f"Journal ({env or 'all environments'})")
+    console.print(table.render(console))
 
 
 @journal_app.command("verify")

@@ -74,14 +74,15 @@ def unresolvable_reason(ref: ImageRef, account: str, region: str) -> str | None:
     return f"registry {ref.registry} is not ECR: its tags and push time are not read"
 
 
-def short_digest(digest: str | None, length: int = 8) -> str:
-    """`sha256:abcd1234…` for tables; the full digest stays in JSON and CSV."""
+def short_digest(digest: str | None, length: int = 8, *, prefix: bool = True) -> str:
+    """`sha256:abcd1234…` for tables (`abcd1234…` without the prefix, for narrow ones); the
+    full digest stays in JSON and CSV."""
     if not digest:
         return "-"
     algorithm, _, hexpart = digest.partition(":")
     if not hexpart:
         return digest[:length]
-    return f"{algorithm}:{hexpart[:length]}…"
+    return f"{algorithm}:{hexpart[:length]}…" if prefix else f"{hexpart[:length]}…"
 
 
 def version_label(tags: tuple[str, ...] | list[str], digest: str | None) -> str:

@@ -303,11 +303,18 @@ def hold(
     actions: list[HoldAction] = []
     at_risk: list[HoldAction] = []
     errors: list[tuple[str, str]] = []
+    plans = {env.name: plan_hold(env) for env in snapshot.environments if env.error is None}
+    if not dry_run:
+        # Writes go only where the config says: every environment reaches its configured
+        # account, or nothing is written anywhere (AccountMismatch). Also when this run has
+        # nothing to write: read from the wrong account, "nothing to hold" would be a lie.
+        errors.extend(_confirm_accounts(sessions, plans))
+    unconfirmed = {name for name, _ in errors}
     try:
         for env in snapshot.environments:
-            if env.error is not None:
+            if env.name not in plans or env.name in unconfirmed:
                 continue
-            planned = plan_hold(env)
+            planned = plans[env.name]
             try:
                 done = planned if dry_run else _apply(sessions.get(env.name), planned, counter)
             except (ClientError, BotoCoreError, EnvironmentFailure) as exc:
@@ -327,13 +334,27 @@ def hold(
     )
 
 
+def _writes(planned: list[HoldAction]) -> bool:
+    return any(a.action in ("hold", "release") for a in planned)
+
+
+def _confirm_accounts(sessions: AwsSessions, names: Iterable[str]) -> list[tuple[str, str]]:
+    """Each environment's account confirmed; one that STS cannot answer is reported and left
+    alone (as an unreadable one is). A mismatch raises: the config is wrong, write nothing."""
+    errors: list[tuple[str, str]] = []
+    for name in names:
+        try:
+            sessions.confirm_account(name)
+        except EnvironmentFailure as exc:
+            errors.append((name, exc.message))
+    return errors
+
+
 def _apply(
     aws: AwsEnvironment, planned: list[HoldAction], counter: CallCounter
 ) -> list[HoldAction]:
-    if not any(a.action in ("hold", "release") for a in planned):
+    if not _writes(planned):
         return planned
-    # Writes go only where the config says: refuse credentials that reach another account.
-    aws.check_account()
     ecr = aws.ecr()
     counter.attach(ecr)
     return apply_hold(ecr, planned)

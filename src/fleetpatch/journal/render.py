@@ -1,30 +1,18 @@
-"""Presentation for `fleetpatch history` and `fleetpatch journal verify`: Rich tables and JSON.
+"""Presentation for `fleetpatch history` and `fleetpatch journal verify`: JSON, and the
+verification table (the history table is fitted to the terminal: cli/history.py).
 
 No printing here: the CLI decides where output goes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from rich.table import Table
 from rich.text import Text
 
 from fleetpatch.journal.chain import VerifyResult, entry_to_record
-from fleetpatch.journal.model import Entry, EntryKind
-
-_KIND_STYLES = {
-    EntryKind.VERIFIED: "green",
-    EntryKind.DEPLOYMENT_COMPLETED: "green",
-    EntryKind.ROLLBACK_COMPLETED: "green",
-    EntryKind.FAILED: "bold red",
-    EntryKind.HALTED: "bold red",
-    EntryKind.ROLLBACK_STARTED: "yellow",
-    EntryKind.HOLD: "yellow",
-    EntryKind.APPROVAL: "cyan",
-    EntryKind.PROMOTE: "cyan",
-}
+from fleetpatch.journal.model import Entry
 
 
 def entry_to_json(entry: Entry) -> dict[str, Any]:
@@ -44,46 +32,6 @@ def verify_to_json(result: VerifyResult) -> dict[str, Any]:
     }
 
 
-def short_digest(digest: str | None) -> str:
-    """sha256:0123456789ab... -> sha256:0123456789ab (enough to tell digests apart)."""
-    if not digest:
-        return ""
-    algorithm, _, value = digest.rpartition(":")
-    return f"{algorithm}:{value[:12]}" if algorithm else value[:12]
-
-
-def entries_table(entries: Iterable[Entry], title: str | None = "Journal") -> Table:
-    table = Table(title=title)
-    table.add_column("seq", justify="right")
-    table.add_column("time (UTC)", no_wrap=True)
-    table.add_column("kind")
-    table.add_column("actor")
-    table.add_column("environment")
-    table.add_column("service")
-    table.add_column("digest before -> after")
-    table.add_column("deployment")
-    table.add_column("details", overflow="fold")
-    for entry in entries:
-        change = ""
-        if entry.digest_before or entry.digest_after:
-            before = short_digest(entry.digest_before) or "?"
-            change = f"{before} -> {short_digest(entry.digest_after) or '?'}"
-        elif entry.target_digest:
-            change = f"target {short_digest(entry.target_digest)}"
-        table.add_row(
-            str(entry.seq),
-            entry.timestamp.strftime("%Y-%m-%d %H:%M:%S"),
-            Text(entry.kind.value, style=_KIND_STYLES.get(entry.kind, "")),
-            entry.actor,
-            entry.environment,
-            entry.service or "",
-            change,
-            entry.deployment_id or "",
-            _details_summary(entry.details),
-        )
-    return table
-
-
 def verify_table(result: VerifyResult) -> Table:
     table = Table(title="Journal verification", show_header=False)
     table.add_column("field", style="bold")
@@ -98,7 +46,3 @@ def verify_table(result: VerifyResult) -> Table:
         table.add_row("problem", result.problem.value if result.problem else "")
         table.add_row("why", result.reason)
     return table
-
-
-def _details_summary(details: dict[str, Any]) -> str:
-    return ", ".join(f"{key}={value}" for key, value in sorted(details.items()))

@@ -186,6 +186,9 @@ def promote(
     dest = config.environment(destination)
     if source == destination:
         raise UserError("--from and --to name the same environment")
+    # The proof is read from --from and the requirements, the change made in --to: all of
+    # them must be the accounts the config names.
+    runner.confirm_accounts([destination, source, *dest.requires])
     source_env = runner.environment(source)
     if digest is None:
         digest = running_digest(source_env, sidecar)

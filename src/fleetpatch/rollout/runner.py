@@ -1,7 +1,7 @@
 """What `rollout`, `promote` and `rollback` share: read an environment, pre-flight, run a plan.
 
     runner = Runner(config, journal)                 # tests: clock=SimClock(sim), now=sim time
-    with runner.locked("prod") as lock:
+    with runner.locked("prod") as lock:              # confirms prod's account first
         the_plan = ...
         runner.preflight(the_plan, also=["stg"])     # raises PreflightRefused on a failed check
         result = runner.execute(the_plan, lock)
@@ -88,8 +88,16 @@ class Runner:
 
     # --- guarding -----------------------------------------------------------------------------
 
+    def confirm_accounts(self, environments: Iterable[str]) -> None:
+        """Refuse (AccountMismatch, exit 2) unless each environment's credentials reach its
+        configured account; asked once per environment for this runner."""
+        self.sessions.confirm_accounts(environments)
+
     @contextmanager
     def locked(self, environment: str) -> Iterator[Lock]:
+        """The environment's journal lock, taken only once its account is confirmed: a
+        command run with the wrong credentials changes nothing, not even the lock."""
+        self.sessions.confirm_account(environment)
         lock = self.journal.acquire_lock(environment, default_lock_owner(), self.lock_ttl)
         try:
             yield lock
