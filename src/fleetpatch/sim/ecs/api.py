@@ -47,6 +47,7 @@ class EcsApi:
             "DescribeServiceDeployments": services.describe_service_deployments,
             "DescribeServiceRevisions": services.describe_service_revisions,
             "StopServiceDeployment": services.stop_service_deployment,
+            "ContinueServiceDeployment": services.continue_service_deployment,
             "TagResource": self.tag_resource,
             "UntagResource": self.untag_resource,
             "ListTagsForResource": self.list_tags_for_resource,

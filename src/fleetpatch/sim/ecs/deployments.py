@@ -16,14 +16,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from fleetpatch.sim.ecs import rolling
+from fleetpatch.sim.ecs import rollbacks, rolling, strategies
 from fleetpatch.sim.ecs.ids import IdGenerator
+from fleetpatch.sim.ecs.lookups import invalid
 from fleetpatch.sim.ecs.models import (
     ContainerImage,
     Deployment,
     EcsAccount,
     RevisionSummary,
-    Rollback,
     Service,
     ServiceDeployment,
     ServiceRevision,
@@ -32,16 +32,8 @@ from fleetpatch.sim.ecs.models import (
     split_image,
 )
 from fleetpatch.sim.ecs.tasks import TaskRunner
+from fleetpatch.sim.ecs.validation import TRAFFIC_SHIFT_STRATEGIES
 from fleetpatch.sim.protocol import AwsError, FailureRules, ImageLookup
-
-CIRCUIT_BREAKER_REASON = "ECS deployment circuit breaker: tasks failed to start."
-
-# ECS throttles launches for a service whose tasks keep failing. After this many failed tasks
-# in a deployment, each further launch waits longer, up to the cap; this also bounds how much
-# work a deployment that fails forever costs when the clock jumps ahead by days.
-THROTTLE_AFTER_FAILURES = 10
-THROTTLE_BASE_SECONDS = 15.0
-THROTTLE_MAX_SECONDS = 900.0
 
 # A safety net for `advance`: far more steps than any real rollout takes between two calls.
 MAX_STEPS_PER_ADVANCE = 20_000
@@ -145,7 +137,13 @@ class RolloutEngine:
             rollout_state_reason=f"ECS deployment {deployment_id} in progress.",
         )
         sd.deployment = deployment
+        sd.strategy = str(sd.deployment_configuration.get("strategy") or "ROLLING")
+        if sd.strategy in TRAFFIC_SHIFT_STRATEGIES:
+            several = sum(1 for d in service.deployments if d.tasks) > 1
+            sd.steps = strategies.plan(sd.deployment_configuration, several)
         for old in service.deployments:
+            # Blue/green keeps the old revisions at full size until its CLEAN_UP stage.
+            old.kept_until_clean_up = sd.strategy in TRAFFIC_SHIFT_STRATEGIES
             old.status = "ACTIVE"
             old.updated_at = now
             old_sd = old.service_deployment
@@ -200,7 +198,9 @@ class RolloutEngine:
         deployment.rollout_state_reason = f"ECS deployment {deployment.id} stopped: rolling back."
         deployment.updated_at = now
         sd.status_reason = "Service deployment rolled back on request."
-        self._start_rollback(account, service, deployment, "Stopped by user request.", now)
+        rollbacks.start_rollback(
+            self.tasks, account, service, deployment, "Stopped by user request.", now
+        )
         self.reconcile(account, service, now)
         self.update_busy(account, service)
 
@@ -246,10 +246,51 @@ class RolloutEngine:
             account.busy_services.pop(service.arn, None)
 
     def reconcile(self, account: EcsAccount, service: Service, t: float) -> None:
-        """One pass of the service scheduler at time `t`."""
-        if service.primary is None or service.status == "INACTIVE":
+        """One pass of the service scheduler at time `t`, by the primary deployment's strategy.
+        Rollbacks and deletions run the rolling way."""
+        primary = service.primary
+        if primary is None or service.status == "INACTIVE":
             return
-        rolling.reconcile(self.tasks, account, service, t)
+        strategy = primary.service_deployment.strategy
+        if service.status == "DRAINING" or primary.is_rollback or strategy == "ROLLING":
+            rolling.reconcile(self.tasks, account, service, t)
+            return
+        strategies.reconcile(self.tasks, account, service, t, self._fail_and_roll_back)
+        if service.primary is not primary:
+            # A lifecycle hook rolled it back: the rollback starts in this same pass.
+            rolling.reconcile(self.tasks, account, service, t)
+
+    def continue_service_deployment(
+        self,
+        account: EcsAccount,
+        service: Service,
+        sd: ServiceDeployment,
+        hook_id: str,
+        action: str,
+        now: float,
+    ) -> None:
+        """ContinueServiceDeployment: answer a PAUSE hook that awaits action."""
+        deployment = sd.deployment
+        if sd.status != "IN_PROGRESS" or deployment is None or deployment is not service.primary:
+            raise AwsError(
+                "ConflictException",
+                f"The service deployment {sd.arn} is in status {sd.status} and is not paused.",
+            )
+        run = strategies.answer_hook(sd, hook_id, action)
+        if run is None:
+            raise invalid(f"The lifecycle hook {hook_id} is not awaiting action.")
+        sd.updated_at = now
+        if action == "ROLLBACK":
+            self._fail_and_roll_back(
+                account, service, deployment, "Rolled back by ContinueServiceDeployment.", now
+            )
+        self.reconcile(account, service, now)
+        self.update_busy(account, service)
+
+    def _fail_and_roll_back(
+        self, account: EcsAccount, service: Service, failed: Deployment, reason: str, t: float
+    ) -> None:
+        rollbacks.fail_and_roll_back(self.tasks, account, service, failed, reason, t)
 
     def stop_task(
         self, account: EcsAccount, service: Service, task: Task, t: float, code: str, reason: str
@@ -257,114 +298,7 @@ class RolloutEngine:
         self.tasks.stop_task(account, service, task, t, code, reason)
 
     def _on_task_failed(self, account: EcsAccount, service: Service, task: Task, t: float) -> None:
-        deployment = task.deployment
-        if deployment is None:
-            return
-        deployment.failed_tasks += 1
-        deployment.updated_at = t
-        if deployment.failed_tasks >= THROTTLE_AFTER_FAILURES:
-            steps = deployment.failed_tasks - THROTTLE_AFTER_FAILURES
-            delay = min(THROTTLE_MAX_SECONDS, THROTTLE_BASE_SECONDS * 2 ** min(steps, 16))
-            deployment.next_launch_at = t + delay
-            if deployment.failed_tasks == THROTTLE_AFTER_FAILURES:
-                self.tasks.event(
-                    service,
-                    t,
-                    f"(service {service.name}) is unable to consistently start tasks successfully."
-                    " For more information, see the Troubleshooting section of the Amazon ECS"
-                    " Developer Guide.",
-                )
-        sd = deployment.service_deployment
-        if (
-            deployment is not service.primary
-            or deployment.rollout_state != "IN_PROGRESS"
-            or not sd.circuit_breaker_enabled
-        ):
-            return
-        if not deployment.is_rollback:
-            sd.failure_count = deployment.failed_tasks
-            sd.updated_at = t
-        if deployment.failed_tasks < sd.threshold:
-            return
-        self._trip_circuit_breaker(account, service, deployment, t)
-
-    def _trip_circuit_breaker(
-        self, account: EcsAccount, service: Service, deployment: Deployment, t: float
-    ) -> None:
-        sd = deployment.service_deployment
-        deployment.rollout_state = "FAILED"
-        deployment.rollout_state_reason = CIRCUIT_BREAKER_REASON
-        deployment.launching = False
-        deployment.updated_at = t
-        sd.circuit_breaker_status = "TRIGGERED"
-        sd.updated_at = t
-        self.tasks.event(
-            service,
-            t,
-            f"(service {service.name}) (deployment {deployment.id}) deployment failed: "
-            "tasks failed to start.",
-        )
-        if deployment.is_rollback:
-            sd.status = "ROLLBACK_FAILED"
-            sd.status_reason = "The rollback failed: tasks failed to start."
-            sd.finished_at = t
-            return
-        breaker = sd.deployment_configuration.get("deploymentCircuitBreaker") or {}
-        if not breaker.get("rollback"):
-            sd.status = "STOPPED"
-            sd.status_reason = CIRCUIT_BREAKER_REASON
-            sd.stopped_at = t
-            sd.finished_at = t
-            return
-        if service.last_completed is None:
-            sd.status = "ROLLBACK_FAILED"
-            sd.status_reason = "There is no successful service revision to roll back to."
-            sd.finished_at = t
-            return
-        sd.status_reason = CIRCUIT_BREAKER_REASON
-        self._start_rollback(account, service, deployment, CIRCUIT_BREAKER_REASON, t)
-
-    def _start_rollback(
-        self, account: EcsAccount, service: Service, failed: Deployment, reason: str, t: float
-    ) -> None:
-        """A new deployment back to the last successful revision: its digests, no new revision.
-        Tasks that still run that revision are kept, not replaced."""
-        target = service.last_completed
-        assert target is not None  # callers check
-        sd = failed.service_deployment
-        rollback_id = self.ids.deployment_id()
-        rollback = Deployment(
-            id=rollback_id,
-            revision=target.revision,
-            service_deployment=sd,
-            desired_count=service.desired_count,
-            created_at=t,
-            updated_at=t,
-            is_rollback=True,
-            rollout_state_reason=(
-                f"ECS deployment circuit breaker: rolling back to deploymentId {target.id}."
-            ),
-        )
-        for d in service.deployments:
-            d.status = "ACTIVE"
-            if d.revision is target.revision:
-                for task in d.tasks.values():
-                    task.deployment = rollback
-                rollback.tasks.update(d.tasks)
-                d.tasks.clear()
-        service.deployments.insert(0, rollback)
-        service.task_definition_arn = target.revision.task_definition_arn
-        sd.status = "ROLLBACK_IN_PROGRESS"
-        sd.rollback = Rollback(
-            reason=reason, started_at=t, service_revision_arn=target.revision.arn
-        )
-        sd.rollback_deployment = rollback
-        sd.updated_at = t
-        self.tasks.event(
-            service, t, f"(service {service.name}) rolling back to deployment {target.id}."
-        )
-
-    # --- small helpers ----------------------------------------------------------------------
+        rollbacks.on_task_failed(self.tasks, account, service, task, t)
 
     def _next_event_time(self, service: Service) -> float | None:
         times: list[float] = []
@@ -374,6 +308,9 @@ class RolloutEngine:
         primary = service.primary
         if primary and primary.launching and primary.next_launch_at > service.advanced_to:
             times.append(primary.next_launch_at)
+        stage_time = strategies.next_event_time(service)
+        if stage_time is not None:
+            times.append(stage_time)
         return min(times) if times else None
 
     def _is_busy(self, service: Service) -> bool:

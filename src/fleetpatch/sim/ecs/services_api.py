@@ -3,7 +3,6 @@ DeleteService, ListServices, DescribeServices and the service deployment / revis
 
 from __future__ import annotations
 
-import copy
 import re
 from typing import Any
 
@@ -11,14 +10,14 @@ from fleetpatch.sim.ecs import lookups, shapes
 from fleetpatch.sim.ecs.deployments import RolloutEngine
 from fleetpatch.sim.ecs.lookups import invalid
 from fleetpatch.sim.ecs.models import EcsAccount, Service, TaskDefinition
+from fleetpatch.sim.ecs.validation import (
+    DEFAULT_DEPLOYMENT_CONFIGURATION,
+    HOOK_ACTIONS,
+    deployment_configuration,
+)
 from fleetpatch.sim.protocol import AwsError
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,255}$")
-DEFAULT_DEPLOYMENT_CONFIGURATION: dict[str, Any] = {
-    "deploymentCircuitBreaker": {"enable": False, "rollback": False},
-    "maximumPercent": 200,
-    "minimumHealthyPercent": 100,
-}
 
 
 class ServicesApi:
@@ -58,7 +57,7 @@ class ServicesApi:
             task_definition_arn=td.arn,
             desired_count=desired,
             launch_type=launch_type,
-            deployment_configuration=_deployment_configuration(
+            deployment_configuration=deployment_configuration(
                 DEFAULT_DEPLOYMENT_CONFIGURATION, p.get("deploymentConfiguration")
             ),
             created_at=now,
@@ -103,7 +102,7 @@ class ServicesApi:
                 raise invalid("desiredCount must be a non-negative integer.")
             service.desired_count = desired
         if p.get("deploymentConfiguration"):
-            service.deployment_configuration = _deployment_configuration(
+            service.deployment_configuration = deployment_configuration(
                 service.deployment_configuration, p["deploymentConfiguration"]
             )
         for member, attr in (
@@ -264,18 +263,22 @@ class ServicesApi:
         self.engine.stop_service_deployment(acct, service, sd, stop_type, now)
         return {"serviceDeploymentArn": sd.arn}
 
-
-def _deployment_configuration(
-    current: dict[str, Any], update: dict[str, Any] | None
-) -> dict[str, Any]:
-    """The current configuration with the members the request gives replaced."""
-    merged = copy.deepcopy(current)
-    for key, value in (update or {}).items():
-        merged[key] = copy.deepcopy(value)
-    maximum = merged.get("maximumPercent", 200)
-    minimum = merged.get("minimumHealthyPercent", 100)
-    if not isinstance(maximum, int) or not isinstance(minimum, int) or minimum < 0 or maximum < 1:
-        raise invalid("Invalid deploymentConfiguration percentages.")
-    if minimum > maximum:
-        raise invalid("minimumHealthyPercent cannot be greater than maximumPercent.")
-    return merged
+    def continue_service_deployment(
+        self, acct: EcsAccount, p: dict[str, Any], now: float
+    ) -> dict[str, Any]:
+        arn = p.get("serviceDeploymentArn") or ""
+        hook_id = p.get("hookId") or ""
+        if not hook_id:
+            raise invalid("hookId must be specified.")
+        action = p.get("action") or "CONTINUE"
+        if action not in HOOK_ACTIONS:
+            raise invalid("action must be CONTINUE or ROLLBACK.")
+        sd = acct.service_deployments.get(arn)
+        service = lookups.service_of_arn(acct, sd.service_arn) if sd else None
+        if sd is None or service is None:
+            raise AwsError(
+                "ServiceDeploymentNotFoundException", "The service deployment does not exist."
+            )
+        self.engine.advance(acct, service, now)
+        self.engine.continue_service_deployment(acct, service, sd, hook_id, action, now)
+        return {"serviceDeploymentArn": sd.arn}
