@@ -137,7 +137,8 @@ def reconcile(
         sd.step_index += 1
         sd.wait_until = None
         sd.updated_at = t
-    if green.tasks and sd.step_index >= _scale_up_index(sd):
+    if sd.step_index > _scale_up_index(sd):
+        # Past SCALE_UP the green revision stays at full size (a stopped task is replaced).
         _keep_green_full(runner, account, service, green, t)
     rolling.drop_emptied_deployments(service, t)
     if sd.step_index == len(sd.steps):
