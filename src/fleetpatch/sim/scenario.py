@@ -90,6 +90,54 @@ class Container(_Model):
     version_consistency: Literal["enabled", "disabled"] | None = None
 
 
+class LinearConfiguration(_Model):
+    step_percent: float = Field(default=10.0, ge=3.0, le=100.0)
+    step_bake_time_in_minutes: int = Field(default=6, ge=0, le=1440)
+
+
+class CanaryConfiguration(_Model):
+    canary_percent: float = Field(default=5.0, ge=0.1, le=100.0)
+    canary_bake_time_in_minutes: int = Field(default=10, ge=0, le=1440)
+
+
+HookStage = Literal[
+    "RECONCILE_SERVICE",
+    "PRE_SCALE_UP",
+    "POST_SCALE_UP",
+    "TEST_TRAFFIC_SHIFT",
+    "POST_TEST_TRAFFIC_SHIFT",
+    "PRE_PRODUCTION_TRAFFIC_SHIFT",
+    "PRODUCTION_TRAFFIC_SHIFT",
+    "POST_PRODUCTION_TRAFFIC_SHIFT",
+]
+
+
+class LifecycleHook(_Model):
+    """A DeploymentLifecycleHook; ECS checks the rest (a Lambda hook needs hook_target_arn)."""
+
+    target_type: Literal["AWS_LAMBDA", "PAUSE"] = "AWS_LAMBDA"
+    hook_target_arn: str | None = None
+    role_arn: str | None = None
+    lifecycle_stages: list[HookStage] = Field(min_length=1)
+    timeout_in_minutes: int = Field(default=1440, ge=1, le=20160)
+    timeout_action: Literal["CONTINUE", "ROLLBACK"] = "ROLLBACK"
+
+    def request(self) -> dict[str, Any]:
+        hook: dict[str, Any] = {
+            "targetType": self.target_type,
+            "lifecycleStages": list(self.lifecycle_stages),
+            "timeoutConfiguration": {
+                "timeoutInMinutes": self.timeout_in_minutes,
+                "action": self.timeout_action,
+            },
+        }
+        if self.hook_target_arn:
+            hook["hookTargetArn"] = self.hook_target_arn
+        if self.role_arn:
+            hook["roleArn"] = self.role_arn
+        return hook
+
+
 class Service(_Model):
     name: str
     desired_count: int = Field(default=2, ge=0)
@@ -102,6 +150,48 @@ class Service(_Model):
     cpu_architecture: Literal["X86_64", "ARM64"] = "X86_64"
     # Every new task of this service stops with this reason.
     fails: str | None = None
+    # ECS's native deployment strategies (deploymentConfiguration.strategy and friends).
+    strategy: Literal["ROLLING", "BLUE_GREEN", "LINEAR", "CANARY"] = "ROLLING"
+    bake_time_in_minutes: int | None = Field(default=None, ge=0, le=1440)
+    linear_configuration: LinearConfiguration | None = None
+    canary_configuration: CanaryConfiguration | None = None
+    lifecycle_hooks: list[LifecycleHook] = []
+
+    @model_validator(mode="after")
+    def _strategy_settings_fit(self) -> Service:
+        if self.linear_configuration is not None and self.strategy != "LINEAR":
+            raise ValueError("linear_configuration is only valid with strategy LINEAR")
+        if self.canary_configuration is not None and self.strategy != "CANARY":
+            raise ValueError("canary_configuration is only valid with strategy CANARY")
+        if self.strategy == "BLUE_GREEN" and self.bake_time_in_minutes is None:
+            raise ValueError("strategy BLUE_GREEN needs bake_time_in_minutes (as ECS does)")
+        return self
+
+    def deployment_configuration(self) -> dict[str, Any]:
+        """The CreateService deploymentConfiguration this service's keys describe."""
+        config: dict[str, Any] = {
+            "minimumHealthyPercent": self.minimum_healthy_percent,
+            "maximumPercent": self.maximum_percent,
+            "deploymentCircuitBreaker": {"enable": self.circuit_breaker, "rollback": self.rollback},
+        }
+        if self.strategy == "ROLLING" and not self.lifecycle_hooks:
+            return config
+        config["strategy"] = self.strategy
+        if self.bake_time_in_minutes is not None:
+            config["bakeTimeInMinutes"] = self.bake_time_in_minutes
+        if self.linear_configuration is not None:
+            config["linearConfiguration"] = {
+                "stepPercent": self.linear_configuration.step_percent,
+                "stepBakeTimeInMinutes": self.linear_configuration.step_bake_time_in_minutes,
+            }
+        if self.canary_configuration is not None:
+            config["canaryConfiguration"] = {
+                "canaryPercent": self.canary_configuration.canary_percent,
+                "canaryBakeTimeInMinutes": self.canary_configuration.canary_bake_time_in_minutes,
+            }
+        if self.lifecycle_hooks:
+            config["lifecycleHooks"] = [hook.request() for hook in self.lifecycle_hooks]
+        return config
 
 
 class Cluster(_Model):

@@ -256,14 +256,7 @@ class Simulator:
                 "taskDefinition": task_definition["taskDefinitionArn"],
                 "desiredCount": svc.desired_count,
                 "launchType": "FARGATE",
-                "deploymentConfiguration": {
-                    "minimumHealthyPercent": svc.minimum_healthy_percent,
-                    "maximumPercent": svc.maximum_percent,
-                    "deploymentCircuitBreaker": {
-                        "enable": svc.circuit_breaker,
-                        "rollback": svc.rollback,
-                    },
-                },
+                "deploymentConfiguration": svc.deployment_configuration(),
             },
         )
         if svc.fails:

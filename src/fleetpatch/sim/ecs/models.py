@@ -118,6 +118,34 @@ class Rollback:
     service_revision_arn: str
 
 
+@dataclass
+class StrategyStep:
+    """One step of a BLUE_GREEN, LINEAR or CANARY deployment (strategies.py runs them in order).
+
+    `action` is "hook" (run the lifecycle hooks of `hook_stage`), "scale_up", "shift_test",
+    "shift" (production traffic to `weight` percent), "wait" (`seconds`) or "clean_up"."""
+
+    stage: str
+    action: str
+    hook_stage: str | None = None
+    weight: float = 0.0
+    seconds: float = 0.0
+
+
+@dataclass
+class HookRun:
+    """One run of a lifecycle hook at one stage (DescribeServiceDeployments'
+    lifecycleHookDetails)."""
+
+    hook_id: str
+    step_index: int
+    target_type: str
+    target_arn: str | None
+    status: str  # AWAITING_ACTION | IN_PROGRESS | SUCCEEDED | FAILED | TIMED_OUT
+    expires_at: float
+    timeout_action: str
+
+
 @dataclass(eq=False)
 class ServiceDeployment:
     """The ServiceDeployment of the Oct-2024 deployment APIs. A circuit-breaker or requested
@@ -141,6 +169,18 @@ class ServiceDeployment:
     failure_count: int = 0
     threshold: int = 0
     rollback: Rollback | None = None
+    # deploymentConfiguration.strategy when the deployment started; the steps of a
+    # BLUE_GREEN / LINEAR / CANARY deployment and where it stands in them.
+    strategy: str = "ROLLING"
+    steps: list[StrategyStep] = field(default_factory=list)
+    step_index: int = 0
+    lifecycle_stage: str | None = None
+    # When the current "wait" step ends (None: not waiting).
+    wait_until: float | None = None
+    hook_runs: list[HookRun] = field(default_factory=list)
+    # Percent of production / test traffic the target revision gets.
+    production_weight: float = 0.0
+    test_weight: float = 0.0
     # The ECS deployment that rolls out the target revision, and the one rolling back.
     deployment: Deployment | None = field(default=None, repr=False)
     rollback_deployment: Deployment | None = field(default=None, repr=False)
@@ -177,6 +217,9 @@ class Deployment:
     next_launch_at: float = 0.0
     # Live tasks (not yet STOPPED) of this deployment, by task id.
     tasks: dict[str, Task] = field(default_factory=dict)
+    # A blue revision that a BLUE_GREEN / LINEAR / CANARY deployment keeps at full size until
+    # its CLEAN_UP stage (so it still "requests" its tasks).
+    kept_until_clean_up: bool = False
 
     @property
     def task_definition_arn(self) -> str:

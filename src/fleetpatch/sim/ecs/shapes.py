@@ -12,6 +12,7 @@ from fleetpatch.sim.ecs.models import (
     Cluster,
     Container,
     Deployment,
+    HookRun,
     ServiceDeployment,
     ServiceRevision,
     Task,
@@ -120,7 +121,9 @@ def service(s: EcsService, tags: dict[str, str] | None) -> dict[str, Any]:
             "currentServiceRevisions": [
                 {
                     "arn": d.revision.arn,
-                    "requestedTaskCount": d.desired_count if d is primary else 0,
+                    "requestedTaskCount": (
+                        d.desired_count if d is primary or d.kept_until_clean_up else 0
+                    ),
                     "runningTaskCount": sum(1 for t in d.tasks.values() if t.is_running),
                     "pendingTaskCount": sum(1 for t in d.tasks.values() if t.is_starting),
                 }
@@ -208,9 +211,46 @@ def _revision_summary(arn: str, d: Deployment | None, requested: int) -> dict[st
     }
 
 
+def _source_summaries(sd: ServiceDeployment) -> list[dict[str, Any]]:
+    """The source revisions as they were when the deployment started; with a traffic-shifting
+    strategy, the first (the last production revision) holds the traffic green does not."""
+    summaries: list[dict[str, Any]] = []
+    for i, r in enumerate(sd.source_revisions):
+        summary: dict[str, Any] = {
+            "arn": r.arn,
+            "requestedTaskCount": r.requested,
+            "runningTaskCount": r.running,
+            "pendingTaskCount": r.pending,
+        }
+        if sd.steps:
+            summary["requestedProductionTrafficWeight"] = (
+                100.0 - sd.production_weight if i == 0 else 0.0
+            )
+            summary["requestedTestTrafficWeight"] = 100.0 - sd.test_weight if i == 0 else 0.0
+        summaries.append(summary)
+    return summaries
+
+
+def _hook_detail(run: HookRun) -> dict[str, Any]:
+    return _clean(
+        {
+            "hookId": run.hook_id,
+            "targetType": run.target_type,
+            "targetArn": run.target_arn,
+            "status": run.status,
+            "expiresAt": run.expires_at,
+            "timeoutAction": run.timeout_action,
+        }
+    )
+
+
 def service_deployment(sd: ServiceDeployment) -> dict[str, Any]:
     d = sd.deployment
     requested = d.desired_count if d is not None else 0
+    target = _revision_summary(sd.target_revision.arn, d, requested)
+    if sd.steps:
+        target["requestedProductionTrafficWeight"] = sd.production_weight
+        target["requestedTestTrafficWeight"] = sd.test_weight
     shape = _clean(
         {
             "serviceDeploymentArn": sd.arn,
@@ -221,18 +261,14 @@ def service_deployment(sd: ServiceDeployment) -> dict[str, Any]:
             "finishedAt": sd.finished_at,
             "stoppedAt": sd.stopped_at,
             "updatedAt": sd.updated_at,
-            "sourceServiceRevisions": [
-                {
-                    "arn": r.arn,
-                    "requestedTaskCount": r.requested,
-                    "runningTaskCount": r.running,
-                    "pendingTaskCount": r.pending,
-                }
-                for r in sd.source_revisions
-            ],
-            "targetServiceRevision": _revision_summary(sd.target_revision.arn, d, requested),
+            "sourceServiceRevisions": _source_summaries(sd),
+            "targetServiceRevision": target,
             "status": sd.status,
             "statusReason": sd.status_reason,
+            "lifecycleStage": sd.lifecycle_stage,
+            "lifecycleHookDetails": (
+                [_hook_detail(run) for run in sd.hook_runs] if sd.hook_runs else None
+            ),
             "deploymentConfiguration": copy.deepcopy(sd.deployment_configuration),
             "deploymentCircuitBreaker": {
                 "status": sd.circuit_breaker_status,
