@@ -206,7 +206,10 @@ def awkward(tmp_path: Path) -> Iterator[tuple[Simulator, Path]]:
     ]
     with Simulator(scenario) as sim:
         config = render_config(
-            sim, tmp_path / "fleetpatch.toml", sidecars=[FLUENT_BIT, XRAY], registries=["public.ecr.aws"]
+            sim,
+            tmp_path / "fleetpatch.toml",
+            sidecars=[FLUENT_BIT, XRAY],
+            registries=["public.ecr.aws"],
         )
         yield sim, config
 
