@@ -39,6 +39,13 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
+from fleetpatch.core.images import (
+    ECR_HOST_RE,
+    ImageRef,
+    canonical,
+    parse_image,
+    valid_registry_host,
+)
 from fleetpatch.errors import UserError
 
 CONFIG_ENV_VAR = "FLEETPATCH_CONFIG"
@@ -125,7 +132,13 @@ class _Model(BaseModel):
 
 
 class Sidecar(_Model):
-    """A shared image that must run patched everywhere, e.g. the fluent-bit log router."""
+    """A shared image that must run patched everywhere, e.g. the fluent-bit log router.
+
+    `repository` names it in each environment's own ECR. `image` names it anywhere else:
+    another account's ECR, ECR Public or any OCI registry, as `host/repository` without a tag
+    (`public.ecr.aws/aws-observability/aws-for-fluent-bit`, `fluent/fluent-bit`); then
+    `repository` is taken from it.
+    """
 
     name: Name
     repository: Annotated[
@@ -134,13 +147,86 @@ class Sidecar(_Model):
         Field(pattern=_REPOSITORY_RE),
         Expect("an ECR repository name like 'fluent-bit' or 'platform/fluent-bit'"),
     ]
+    image: (
+        Annotated[
+            str,
+            Strict(),
+            Expect("an image without a tag, like 'public.ecr.aws/aws-observability/fluent-bit'"),
+        ]
+        | None
+    ) = None
     tag: Annotated[
         str, Strict(), Field(pattern=_TAG_RE), Expect("an image tag like 'latest' or 'stable'")
     ] = "latest"
     container: Glob = "*"
 
+    @model_validator(mode="before")
+    @classmethod
+    def _repository_from_image(cls, data: object) -> object:
+        if not isinstance(data, dict) or not isinstance(data.get("image"), str):
+            return data
+        ref = _sidecar_image(data["image"])
+        given = data.get("repository")
+        if given is not None and given != ref.repository:
+            raise ConfigValueError(
+                ["repository"],
+                f"'{given}' contradicts image (repository '{ref.repository}'): drop one of them",
+            )
+        return {**data, "repository": ref.repository}
+
+    @property
+    def registry(self) -> str | None:
+        """The registry host `image` names (docker.io for Docker Hub); None: each
+        environment's own ECR."""
+        return _sidecar_image(self.image).registry if self.image is not None else None
+
     def matches_container(self, container_name: str) -> bool:
         return fnmatch.fnmatchcase(container_name, self.container)
+
+
+def _sidecar_image(image: str) -> ImageRef:
+    """`host/repository` of a sidecar's `image` key, checked; ConfigValueError says why not."""
+    if "@" in image or ":" in image.rsplit("/", 1)[-1]:
+        raise ConfigValueError(
+            ["image"], f"'{image}' has a tag or digest: write it without, and set 'tag'"
+        )
+    ref = canonical(parse_image(image))
+    if not valid_registry_host(ref.registry):
+        raise ConfigValueError(["image"], f"'{ref.registry}' is not a registry host name")
+    if re.fullmatch(_REPOSITORY_RE, ref.repository) is None:
+        raise ConfigValueError(
+            ["image"], f"'{ref.repository}' is not a repository name (a-z, 0-9, '/', '.', '-', '_')"
+        )
+    return ref
+
+
+class RegistryEndpoint(_Model):
+    """Where to reach an OCI registry host instead of `https://<host>`: a mirror, a proxy,
+    or the local simulator's OCI endpoint."""
+
+    host: Annotated[str, Strict(), Expect("a registry host like 'public.ecr.aws' or 'docker.io'")]
+    endpoint_url: Annotated[
+        str, Strict(), Expect("an http(s) URL like 'http://127.0.0.1:4599/_oci/docker.io'")
+    ]
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        if not valid_registry_host(value):
+            raise ValueError("expected a registry host like 'public.ecr.aws' or 'docker.io'")
+        if ECR_HOST_RE.match(value):
+            raise ValueError(
+                "an ECR registry is read through the AWS API with each environment's "
+                "credentials and endpoint_url: remove this entry"
+            )
+        return canonical(ImageRef(value, "x", None, None)).registry
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _endpoint_is_http(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("expected an http(s) URL like 'http://127.0.0.1:4599/_oci/docker.io'")
+        return value.rstrip("/")
 
 
 class Credentials(_Model):
@@ -260,6 +346,9 @@ class Config(_Model):
     ]
     policy: Policy = Policy()
     journal: Annotated[Path, Expect("a file path string")] | None = None
+    registries: Annotated[
+        tuple[RegistryEndpoint, ...], Expect("a list of [[registries]] tables")
+    ] = ()
 
     # Where the config came from, for messages; set by load_config, None when built in code.
     _source: Path | None = PrivateAttr(default=None)
@@ -295,6 +384,10 @@ class Config(_Model):
             _check_known(["policy", "promotion_order", j], name, names)
         _check_unique(("policy", "promotion_order"), list(self.policy.promotion_order), "entry")
         _check_no_cycle(self.environments)
+        hosts = [r.host for r in self.registries]
+        for i, host in enumerate(hosts):
+            if host in hosts[:i]:
+                raise ConfigValueError(["registries", i, "host"], f"duplicate registry '{host}'")
         return self
 
     # --- lookups ---------------------------------------------------------------------------
@@ -332,6 +425,10 @@ class Config(_Model):
         if not wanted:
             return self.environments
         return tuple(self.environment(name) for name in wanted)
+
+    def registry_endpoints(self) -> dict[str, str]:
+        """OCI registry host -> the endpoint_url configured for it."""
+        return {r.host: r.endpoint_url for r in self.registries}
 
     @property
     def environment_names(self) -> tuple[str, ...]:

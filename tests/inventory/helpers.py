@@ -20,10 +20,17 @@ def render_config(
     *,
     sidecars: list[dict[str, str]] | None = None,
     environments: dict[str, dict[str, Any]] | None = None,
+    registries: list[str] | None = None,
 ) -> Path:
     """Write a fleetpatch.toml for every environment of `sim` (reached by assuming the
-    scenario's role) and return its path. `environments` overrides keys per environment."""
+    scenario's role) and return its path. `environments` overrides keys per environment;
+    `registries` (default: the scenario's) are the OCI hosts reached at the simulator."""
     lines: list[str] = []
+    for host in registries if registries is not None else [r.host for r in sim.scenario.registries]:
+        lines.append("[[registries]]")
+        lines.append(f"host = {_toml(host)}")
+        lines.append(f"endpoint_url = {_toml(sim.registry_url(host))}")
+        lines.append("")
     for sidecar in sidecars or [FLUENT_BIT]:
         lines.append("[[sidecars]]")
         lines.extend(f"{key} = {_toml(value)}" for key, value in sidecar.items())

@@ -205,7 +205,13 @@ def awkward(tmp_path: Path) -> Iterator[tuple[Simulator, Path]]:
         {"name": "plain", "containers": [app]},
     ]
     with Simulator(scenario) as sim:
-        yield sim, render_config(sim, tmp_path / "fleetpatch.toml", sidecars=[FLUENT_BIT, XRAY])
+        config = render_config(
+            sim,
+            tmp_path / "fleetpatch.toml",
+            sidecars=[FLUENT_BIT, XRAY],
+            registries=["public.ecr.aws"],
+        )
+        yield sim, config
 
 
 def test_awkward_fleet(awkward: tuple[Simulator, Path], capsys: pytest.CaptureFixture[str]) -> None:
@@ -220,12 +226,13 @@ def test_awkward_fleet(awkward: tuple[Simulator, Path], capsys: pytest.CaptureFi
     assert run_["running"] == [] and run_["drift"] is False
     assert idle["notes"] == ["desired count 0: no tasks run"]
 
-    # Another account's ECR and public ECR: running digests, but not resolvable, and why.
+    # Another account's ECR and public ECR, neither holding the repository (see
+    # test_registries.py for ones that do): running digests, not resolvable, and why.
     cross = services["cross-account"]["sidecars"][0]
     assert cross["resolvable"] is False and "account 222222222222" in cross["reason"]
     assert cross["running"][0]["tasks"] == 2 and cross["tag_digest"] is None
     public = services["public"]["sidecars"][0]
-    assert public["resolvable"] is False and "public ECR" in public["reason"]
+    assert public["resolvable"] is False and "public.ecr.aws" in public["reason"]
     assert public["running"][0]["in_registry"] is None
 
     # Several sidecars in one task, and a second sidecar kind.
@@ -249,7 +256,7 @@ def test_awkward_fleet(awkward: tuple[Simulator, Path], capsys: pytest.CaptureFi
 
     # The human table says it all without crashing.
     code, out, err = cli(config, "inventory", "--all", capsys=capsys)
-    assert code == 0 and "public ECR" in err and "multi" in out
+    assert code == 0 and "public.ecr.aws" in err and "multi" in out
 
     snapshot = collect(load(config))
     rows = {row.sidecar: row for row in summarize(snapshot)}

@@ -71,26 +71,29 @@ class AwsEnvironment:
     def name(self) -> str:
         return self.environment.name
 
-    def client(self, service_name: str) -> Any:
-        """A boto3 client for `service_name` in this environment's region and endpoint."""
+    def client(self, service_name: str, region: str | None = None) -> Any:
+        """A boto3 client for `service_name` with this environment's credentials and endpoint,
+        in its region unless `region` names another (a shared ECR in another region)."""
+        region = region or self.environment.region
+        key = f"{service_name}@{region}"
         with self._lock:
-            cached = self._clients.get(service_name)
+            cached = self._clients.get(key)
             if cached is not None:
                 return cached
             client = self._session_locked().client(
                 service_name,  # type: ignore[call-overload]
-                region_name=self.environment.region,
+                region_name=region,
                 endpoint_url=self.environment.endpoint_url,
                 config=self._config,
             )
-            self._clients[service_name] = client
+            self._clients[key] = client
             return client
 
     def ecs(self) -> ECSClient:
         return cast("ECSClient", self.client("ecs"))
 
-    def ecr(self) -> ECRClient:
-        return cast("ECRClient", self.client("ecr"))
+    def ecr(self, region: str | None = None) -> ECRClient:
+        return cast("ECRClient", self.client("ecr", region))
 
     def sts(self) -> STSClient:
         return cast("STSClient", self.client("sts"))

@@ -174,7 +174,7 @@ def _tag_now(run: SidecarRun, env: EnvironmentSnapshot) -> str:
         return "unresolvable"
     if run.tag_digest is None:
         return "missing"
-    repository = env.repository(run.repository)
+    repository = env.repository(run.repository, run.origin)
     image = repository.image(run.tag_digest) if repository else None
     return image.label if image else short_digest(run.tag_digest)
 

@@ -1,8 +1,9 @@
 """Image references as written in task definitions, and where they can be resolved.
 
 Pure string handling: `111111111111.dkr.ecr.eu-west-1.amazonaws.com/fluent-bit:latest`
-becomes registry + repository + tag (+ digest), and `where_resolvable` says whether the
-environment's own ECR can tell us what that reference points to.
+becomes registry + repository + tag (+ digest), and `locate` says which registry can tell us
+what that reference points to: the environment's own ECR, another account's or region's ECR,
+or any OCI registry (ECR Public, Docker Hub).
 """
 
 from __future__ import annotations
@@ -10,13 +11,21 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 ECR_HOST_RE = re.compile(
     r"^(?P<account>\d{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$"
 )
 PUBLIC_ECR_HOST = "public.ecr.aws"
+DOCKER_HUB = "docker.io"
 DOCKER_HUB_HOSTS = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
+# A registry host as the distribution reference grammar has it: DNS labels or an IPv4
+# address, optionally a port.
+HOST_RE = re.compile(
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
+    r"(?::[0-9]{1,5})?"
+)
 # A version-looking tag: 3.0.4, v1.2, 3.0.4-a1b2c3d, 2026.11.1.
 VERSION_TAG_RE = re.compile(r"^v?\d+(?:\.\d+)+")
 
@@ -55,23 +64,54 @@ def parse_image(image: str) -> ImageRef:
     return ImageRef(registry=registry, repository=rest, tag=tag, digest=digest or None)
 
 
-def unresolvable_reason(ref: ImageRef, account: str, region: str) -> str | None:
-    """Why the environment's own ECR cannot resolve `ref`, or None when it can."""
+RegistryKind = Literal["own", "ecr", "oci"]
+
+
+@dataclass(frozen=True)
+class RegistryLocation:
+    """Where an image's tags can be read, as seen from one environment.
+
+    - own: the environment's own ECR (its account and region), read with its ECR client;
+    - ecr: another account's ECR (a shared registry account) or another region's, read with
+      DescribeImages(registryId=account) through a client for that region;
+    - oci: any other registry (ECR Public, Docker Hub, ghcr.io ...), read through the OCI
+      distribution API with anonymous token auth.
+    """
+
+    kind: RegistryKind
+    host: str  # canonical: docker.io for Docker Hub in any spelling
+    account: str | None = None
+    region: str | None = None
+
+    @property
+    def origin(self) -> str:
+        """How snapshots name the registry: "" for the environment's own ECR, else the host."""
+        return "" if self.kind == "own" else self.host
+
+
+def canonical(ref: ImageRef) -> ImageRef:
+    """Docker Hub in one spelling: `fluent-bit` and `index.docker.io/library/fluent-bit` both
+    become `docker.io` + `library/fluent-bit`, as Docker itself reads them."""
+    if ref.registry not in ("", *DOCKER_HUB_HOSTS):
+        return ref
+    repository = ref.repository if "/" in ref.repository else f"library/{ref.repository}"
+    return ImageRef(DOCKER_HUB, repository, ref.tag, ref.digest)
+
+
+def locate(ref: ImageRef, account: str, region: str) -> RegistryLocation:
+    """The registry `ref` lives in, seen from the environment `account` / `region`."""
+    ref = canonical(ref)
     match = ECR_HOST_RE.match(ref.registry)
-    if match is not None:
-        if match["account"] != account:
-            return (
-                f"image is in account {match['account']}'s ECR, not this environment's "
-                f"({account}): fleetpatch reads only the environment's own registry"
-            )
-        if match["region"] != region:
-            return f"image is in ECR of region {match['region']}, not {region}"
-        return None
-    if ref.registry == PUBLIC_ECR_HOST:
-        return "public ECR image (public.ecr.aws): its tags and push time are not read"
-    if ref.registry in ("", *DOCKER_HUB_HOSTS):
-        return "Docker Hub image: its tags and push time are not read"
-    return f"registry {ref.registry} is not ECR: its tags and push time are not read"
+    if match is None:
+        return RegistryLocation("oci", ref.registry)
+    if match["account"] == account and match["region"] == region:
+        return RegistryLocation("own", ref.registry, account, region)
+    return RegistryLocation("ecr", ref.registry, match["account"], match["region"])
+
+
+def valid_registry_host(host: str) -> bool:
+    """A DNS name or IP, with an optional port: what may precede the first `/` of an image."""
+    return HOST_RE.fullmatch(host) is not None
 
 
 def short_digest(digest: str | None, length: int = 8, *, prefix: bool = True) -> str:

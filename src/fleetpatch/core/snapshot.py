@@ -76,6 +76,9 @@ class SidecarRun:
     # Tasks whose container has no digest yet (still starting).
     starting: int = 0
     notes: tuple[str, ...] = ()
+    # Where its tags were read: "" for the environment's own ECR, else the registry host
+    # (another account's ECR, public.ecr.aws, docker.io ...). See core.images.locate.
+    origin: str = ""
 
     @property
     def tasks(self) -> int:
@@ -142,12 +145,16 @@ class ServiceSnapshot:
 
 @dataclass(frozen=True)
 class RepositorySnapshot:
-    """An ECR repository of the environment's own registry, as inventory read it."""
+    """A repository as inventory read it: of the environment's own ECR when `registry` is ""
+    (then `images` is the whole repository), else of the registry host `registry` (another
+    account's ECR: the whole repository too; an OCI registry: only the tags and digests the
+    fleet uses, since the distribution API lists no digests)."""
 
     name: str
     images: tuple[ImageInfo, ...] = ()
     lifecycle_policy: Mapping[str, Any] | None = None
     error: str | None = None
+    registry: str = ""
 
     def image(self, digest: str) -> ImageInfo | None:
         for image in self.images:
@@ -173,9 +180,10 @@ class EnvironmentSnapshot:
     repositories: tuple[RepositorySnapshot, ...] = ()
     error: str | None = None
 
-    def repository(self, name: str) -> RepositorySnapshot | None:
+    def repository(self, name: str, registry: str = "") -> RepositorySnapshot | None:
+        """The repository `name` of `registry` ("": the environment's own ECR)."""
         for repository in self.repositories:
-            if repository.name == name:
+            if repository.name == name and repository.registry == registry:
                 return repository
         return None
 
@@ -283,6 +291,7 @@ def _run_json(run: SidecarRun) -> dict[str, Any]:
         "starting": run.starting,
         "repository": run.repository,
         "registry": run.registry,
+        "origin": run.origin,
         "resolvable": run.resolvable,
         "reason": run.reason,
         "notes": list(run.notes),
@@ -483,7 +492,8 @@ def in_use_digests(env: EnvironmentSnapshot) -> dict[str, dict[str, list[str]]]:
     for service in env.services:
         where = f"{service.cluster}/{service.service}"
         for run in service.sidecars:
-            if not run.resolvable:
+            # Only the environment's own ECR: fleetpatch holds images where it may tag.
+            if not run.resolvable or run.origin:
                 continue
             digests = [count.digest for count in run.running]
             if run.revision_digest is not None:

@@ -24,7 +24,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 from fleetpatch.aws.errors import explain
 from fleetpatch.aws.session import AwsEnvironment, AwsSessions
 from fleetpatch.config import Config, Environment, Sidecar
-from fleetpatch.core.images import ImageRef, parse_image, short_digest, unresolvable_reason
+from fleetpatch.core.images import (
+    ImageRef,
+    RegistryLocation,
+    canonical,
+    locate,
+    parse_image,
+    short_digest,
+)
 from fleetpatch.core.snapshot import (
     DigestCount,
     EnvironmentSnapshot,
@@ -35,7 +42,10 @@ from fleetpatch.core.snapshot import (
     Snapshot,
 )
 from fleetpatch.inventory.fleet import EcsFleetSource, FleetSource, ServiceFacts
-from fleetpatch.inventory.registry import EcrRegistry, Registry
+from fleetpatch.inventory.registry import EcrRegistry, Registry, open_registry
+
+# Opens the registry a location names (another account's ECR, an OCI registry).
+RegistryOpener = Callable[[RegistryLocation], Registry]
 
 # Concurrent AWS calls per environment. botocore clients are thread-safe and the session
 # layer's connection pool holds 50.
@@ -129,7 +139,12 @@ def collect(
 
     def read(env: Environment) -> EnvironmentSnapshot:
         snapshot = _read_environment(
-            sessions.get(env.name), config.sidecars, counter, workers, tracker.services_read
+            sessions.get(env.name),
+            config.sidecars,
+            counter,
+            workers,
+            tracker.services_read,
+            config.registry_endpoints(),
         )
         tracker.environment_done()
         return snapshot
@@ -157,16 +172,35 @@ def _read_environment(
     counter: CallCounter,
     workers: int,
     on_services: Callable[[int], None] | None = None,
+    endpoints: dict[str, str] | None = None,
 ) -> EnvironmentSnapshot:
     env = aws.environment
     try:
         ecs, ecr = aws.ecs(), aws.ecr()
         counter.attach(ecs)
         counter.attach(ecr)
+        opened: dict[RegistryLocation, Registry] = {}
+        lock = threading.Lock()
+
+        def open_other(location: RegistryLocation) -> Registry:
+            with lock:
+                if location not in opened:
+                    registry = open_registry(aws, location, endpoints or {})
+                    if location.kind == "ecr" and location.region != env.region:
+                        counter.attach(aws.ecr(location.region))
+                    opened[location] = registry
+                return opened[location]
+
         with ThreadPoolExecutor(workers, thread_name_prefix=f"fp-{env.name}") as calls:
             source = EcsFleetSource(ecs, env, calls)
             return read_environment(
-                env, sidecars, source, EcrRegistry(ecr), calls, on_services=on_services
+                env,
+                sidecars,
+                source,
+                EcrRegistry(ecr),
+                calls,
+                on_services=on_services,
+                other_registries=open_other,
             )
     except (ClientError, BotoCoreError) as exc:
         return EnvironmentSnapshot(env.name, env.account_id, env.region, error=_one_line(env, exc))
@@ -191,8 +225,11 @@ def read_environment(
     executor: ThreadPoolExecutor | None = None,
     *,
     on_services: Callable[[int], None] | None = None,
+    other_registries: RegistryOpener | None = None,
 ) -> EnvironmentSnapshot:
     """Read one environment through any FleetSource and Registry (tests may pass fakes).
+    `registry` is the environment's own ECR; `other_registries` opens any other registry a
+    sidecar comes from (without it, such sidecars are reported as not readable).
     `on_services` hears how many services each cluster had, as soon as it is read."""
 
     def read_cluster(cluster: str) -> list[ServiceFacts]:
@@ -210,12 +247,22 @@ def read_environment(
         per_cluster = [read_cluster(cluster) for cluster in clusters]
     facts = [service for services in per_cluster for service in services]
 
-    names = _repositories_to_read(env, sidecars, facts)
-    if executor is not None and len(names) > 1:
-        repositories = list(executor.map(registry.repository, names))
+    reads = _repositories_to_read(env, sidecars, facts)
+
+    def read_repository(read: _RepositoryRead) -> RepositorySnapshot:
+        if read.location.kind == "own":
+            return registry.repository(read.name, read.tags, read.digests)
+        if other_registries is None:
+            error = f"registry {read.location.host} is not read here"
+            return RepositorySnapshot(read.name, error=error, registry=read.location.origin)
+        opened = other_registries(read.location)
+        return opened.repository(read.name, read.tags, read.digests)
+
+    if executor is not None and len(reads) > 1:
+        repositories = list(executor.map(read_repository, reads))
     else:
-        repositories = [registry.repository(name) for name in names]
-    by_name = {repository.name: repository for repository in repositories}
+        repositories = [read_repository(read) for read in reads]
+    by_name = {(repository.registry, repository.name): repository for repository in repositories}
 
     services = tuple(build_service(service, env, sidecars, by_name) for service in facts)
     return EnvironmentSnapshot(
@@ -227,20 +274,61 @@ def read_environment(
     )
 
 
+@dataclass(frozen=True)
+class _RepositoryRead:
+    """One repository to read, and what of it the fleet uses."""
+
+    location: RegistryLocation
+    name: str
+    tags: tuple[str, ...]
+    digests: tuple[str, ...]
+
+
+_OWN = Sidecar(name="own", repository="own")
+
+
+def sidecar_location(sidecar: Sidecar, env: Environment) -> RegistryLocation:
+    """Where the sidecar's configured image lives, seen from `env`: its own ECR unless the
+    sidecar names an `image` elsewhere."""
+    if sidecar.image is None:
+        return RegistryLocation("own", env.registry, env.account_id, env.region)
+    return locate(parse_image(sidecar.image), env.account_id, env.region)
+
+
 def _repositories_to_read(
     env: Environment, sidecars: Sequence[Sidecar], facts: Sequence[ServiceFacts]
-) -> list[str]:
-    """The configured sidecar repositories, plus any other own-ECR repository a sidecar
-    container uses."""
-    names = [sidecar.repository for sidecar in sidecars]
+) -> list[_RepositoryRead]:
+    """The configured sidecar repositories, plus every repository (in any registry) a sidecar
+    container uses, with the tags it references and the digests its tasks run."""
+    tags: dict[tuple[RegistryLocation, str], list[str]] = defaultdict(list)
+    digests: dict[tuple[RegistryLocation, str], list[str]] = defaultdict(list)
+    for sidecar in sidecars:
+        tags[(sidecar_location(sidecar, env), sidecar.repository)].append(sidecar.tag)
     for service in facts:
         for name, image in service.containers:
             ref = parse_image(image)
             if match_sidecar(name, ref, sidecars) is None:
                 continue
-            if unresolvable_reason(ref, env.account_id, env.region) is None:
-                names.append(ref.repository)
-    return list(dict.fromkeys(names))
+            location = locate(ref, env.account_id, env.region)
+            if location.kind == "own":  # one read however the host is spelt (-fips ...)
+                location = sidecar_location(_OWN, env)
+            key = (location, canonical(ref).repository)
+            tags[key].extend([ref.tag] if ref.tag and not ref.by_digest else [])
+            digests[key].extend(
+                run.digest
+                for task in service.tasks
+                for run in task.containers
+                if run.name == name and run.digest
+            )
+    return [
+        _RepositoryRead(
+            location,
+            name,
+            tuple(dict.fromkeys(tags[(location, name)])),
+            tuple(dict.fromkeys(digests[(location, name)])),
+        )
+        for location, name in tags
+    ]
 
 
 # --- the join: ECS facts + ECR -> ServiceSnapshot ---------------------------------------------
@@ -276,7 +364,7 @@ def build_service(
     facts: ServiceFacts,
     env: Environment,
     sidecars: Sequence[Sidecar],
-    repositories: dict[str, RepositorySnapshot],
+    repositories: dict[tuple[str, str], RepositorySnapshot],
 ) -> ServiceSnapshot:
     revision = {run.name: run.digest for run in facts.revision_images if run.digest}
     runs = []
@@ -341,13 +429,15 @@ def _sidecar_run(
     container: str,
     image: str,
     ref: ImageRef,
-    repositories: dict[str, RepositorySnapshot],
+    repositories: dict[tuple[str, str], RepositorySnapshot],
     revision: dict[str, str],
 ) -> SidecarRun:
-    reason = unresolvable_reason(ref, env.account_id, env.region)
-    repository = repositories.get(ref.repository) if reason is None else None
+    location = locate(ref, env.account_id, env.region)
+    name = canonical(ref).repository
+    repository = repositories.get((location.origin, name))
+    reason = "not read" if repository is None else repository.error
     if repository is not None and repository.error is not None:
-        reason, repository = repository.error, None
+        repository = None
     task_ids: dict[str, list[str]] = defaultdict(list)
     starting = 0
     for task in facts.tasks:
@@ -371,7 +461,7 @@ def _sidecar_run(
         container=container,
         image=image,
         reference="digest" if ref.by_digest else "tag",
-        repository=ref.repository,
+        repository=name,
         registry=ref.registry,
         running=running,
         tag_digest=tag_digest,
@@ -384,6 +474,7 @@ def _sidecar_run(
         revision_digest=revision_digest,
         starting=starting,
         notes=_run_notes(facts, running, repository, moving_tag, tag_digest, revision_digest),
+        origin=location.origin,
     )
 
 
@@ -426,14 +517,19 @@ def _run_notes(
     revision_digest: str | None,
 ) -> tuple[str, ...]:
     notes = []
+    where = f"{repository.registry}/" if repository is not None and repository.registry else ""
     for count in running:
         if count.in_registry is False:
+            registry = repository.registry if repository is not None else ""
+            gone = f"no longer in {registry}" if registry else "no longer in ECR"
+            why = "" if registry else " (expired by a lifecycle policy?)"
             notes.append(
-                f"{short_digest(count.digest)} is no longer in ECR (expired by a lifecycle "
-                "policy?): the service's next task will fail with CannotPullContainerError"
+                f"{short_digest(count.digest)} is {gone}{why}: the service's next task "
+                "will fail with CannotPullContainerError"
             )
     if repository is not None and tag_digest is None:
-        notes.append(f"tag {moving_tag} is not in ECR repository {repository.name}")
+        kind = "repository" if where else "ECR repository"
+        notes.append(f"tag {moving_tag} is not in {kind} {where}{repository.name}")
     digests = {count.digest for count in running}
     settled = facts.deployment == "COMPLETED" and facts.deployments == 1
     if settled and revision_digest is not None and digests and digests != {revision_digest}:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
 from fleetpatch.config import Policy, Sidecar
-from fleetpatch.core.images import ImageInfo, digest_matches, parse_image, version_label
+from fleetpatch.core.images import ImageInfo, digest_matches, locate, parse_image, version_label
 from fleetpatch.core.snapshot import EnvironmentSnapshot, ServiceSnapshot, SidecarRun, Snapshot
 from fleetpatch.errors import UserError
 
@@ -39,11 +39,15 @@ class Target:
     # The moving tag that pointed to the digest when it was chosen: moving-tag mode checks
     # that it still does before each wave.
     tag: str | None = None
+    # The registry `repository` is in: "" for the environment's own ECR, else its host
+    # (SidecarRun.origin).
+    registry: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
             "digest": self.digest,
             "repository": self.repository,
+            "registry": self.registry,
             "chosen_by": self.chosen_by,
             "label": self.label,
             "tag": self.tag,
@@ -168,19 +172,22 @@ def resolve_target(
     a tag starting with `V-`/`V.`/`V+`), else where the sidecar's moving tag points now."""
     if digest and version:
         raise UserError("--digest and --version exclude each other: pick one")
-    repository = env.repository(sidecar.repository)
+    origin = sidecar_origin(env, sidecar)
+    name = sidecar.repository
+    where = f"repository {origin}/{name}" if origin else f"ECR repository {name}"
+    repository = env.repository(sidecar.repository, origin)
     if repository is None or repository.error is not None:
         why = repository.error if repository is not None else "not read"
-        raise UserError(f"{env.name}: ECR repository {sidecar.repository}: {why}")
+        raise UserError(f"{env.name}: {where}: {why}")
     moving = repository.tagged(sidecar.tag)
     if digest:
         image = _one(
             [i for i in repository.images if digest_matches(digest, i.digest)],
             f"digest {digest}",
             env.name,
-            sidecar.repository,
+            where,
         )
-        return _target(image, sidecar, "digest", moving)
+        return _target(image, sidecar, "digest", moving, origin)
     if version:
         exact = [i for i in repository.images if version in i.tags]
         prefixed = [
@@ -188,19 +195,27 @@ def resolve_target(
             for i in repository.images
             if any(t.startswith((f"{version}-", f"{version}.", f"{version}+")) for t in i.tags)
         ]
-        image = _one(exact or prefixed, f"version {version}", env.name, sidecar.repository)
-        return _target(image, sidecar, f"version {version}", moving)
+        image = _one(exact or prefixed, f"version {version}", env.name, where)
+        return _target(image, sidecar, f"version {version}", moving, origin)
     if moving is None:
         raise UserError(
-            f"{env.name}: tag {sidecar.tag} is not in ECR repository {sidecar.repository}: "
+            f"{env.name}: tag {sidecar.tag} is not in {where}: "
             "push it, or name the target with --digest or --version"
         )
-    return _target(moving, sidecar, f"tag {sidecar.tag}", moving)
+    return _target(moving, sidecar, f"tag {sidecar.tag}", moving, origin)
 
 
-def _one(images: list[ImageInfo], what: str, env: str, repository: str) -> ImageInfo:
+def sidecar_origin(env: EnvironmentSnapshot, sidecar: Sidecar) -> str:
+    """The registry the sidecar's configured image is read from in `env` ("" for its own
+    ECR; the host of the sidecar's `image` otherwise), as SidecarRun.origin names it."""
+    if sidecar.image is None:
+        return ""
+    return locate(parse_image(sidecar.image), env.account, env.region).origin
+
+
+def _one(images: list[ImageInfo], what: str, env: str, where: str) -> ImageInfo:
     if not images:
-        raise UserError(f"{env}: no image with {what} in ECR repository {repository}")
+        raise UserError(f"{env}: no image with {what} in {where}")
     distinct = {i.digest: i for i in images}
     if len(distinct) > 1:
         labels = ", ".join(sorted(version_label(i.tags, i.digest) for i in distinct.values()))
@@ -208,7 +223,9 @@ def _one(images: list[ImageInfo], what: str, env: str, repository: str) -> Image
     return images[0]
 
 
-def _target(image: ImageInfo, sidecar: Sidecar, chosen_by: str, moving: ImageInfo | None) -> Target:
+def _target(
+    image: ImageInfo, sidecar: Sidecar, chosen_by: str, moving: ImageInfo | None, origin: str
+) -> Target:
     on_tag = moving is not None and moving.digest == image.digest
     return Target(
         digest=image.digest,
@@ -216,6 +233,7 @@ def _target(image: ImageInfo, sidecar: Sidecar, chosen_by: str, moving: ImageInf
         chosen_by=chosen_by,
         label=image.label,
         tag=sidecar.tag if on_tag else None,
+        registry=origin,
     )
 
 
@@ -405,8 +423,9 @@ def _cannot_move(run: SidecarRun, sidecar: Sidecar, target: Target, mode: Mode) 
     """Why this run can't be moved to the target in this mode, or None."""
     if not run.resolvable:
         return run.reason or "image not in this environment's ECR"
-    if run.repository != target.repository:
-        return f"image {run.image} is not from repository {target.repository}"
+    if run.repository != target.repository or run.origin != target.registry:
+        where = f"{target.registry}/" if target.registry else ""
+        return f"image {run.image} is not from repository {where}{target.repository}"
     if mode == "pin":
         return None
     if run.reference == "digest":

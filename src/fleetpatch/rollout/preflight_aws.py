@@ -1,6 +1,8 @@
 """The AWS reading behind pre-flight: builds the `Facts` that `preflight.preflight` judges.
 
-Calls: per involved repository one BatchGetImage (the target's manifest: present? platforms?);
+Calls: per involved repository one BatchGetImage (the target's manifest: present? platforms?
+an index lists them; a single-platform image says its platform in its config blob, read with
+GetDownloadUrlForLayer and a download of the URL it returns);
 DescribeServices (10 per call) and one DescribeTaskDefinition per distinct task definition
 of the services to deploy; DescribeImageScanFindings for the target and the current digests.
 """
@@ -12,35 +14,63 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from fleetpatch.compliance import EcrScanFindings, ImageRef, Severity
+from fleetpatch.inventory.registry import EcrRegistry, Manifest, Registry, RegistryError
 from fleetpatch.journal import Entry
 from fleetpatch.rollout import ecs as ecs_api
 from fleetpatch.rollout.approvals import approval_for
 from fleetpatch.rollout.plan import Plan, ServiceStep
 from fleetpatch.rollout.preflight import Facts, ServiceFacts, platform_of
-from fleetpatch.rollout.retag import get_manifest
 
 if TYPE_CHECKING:
     from mypy_boto3_ecr import ECRClient
     from mypy_boto3_ecs import ECSClient
 
-# The simulator's single-platform manifests say their platform here (sim/registry.py
-# manifest_for). A real single-platform manifest keeps it in its config blob, which this
-# does not download: then the platform check warns instead of guessing.
-PLATFORM_ANNOTATION = "io.fleetpatch.platform"
+
+def index_platforms(document: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """`os/arch` of every image an OCI index / Docker manifest list names, leaving out
+    attestation manifests (BuildKit lists them as platform unknown/unknown)."""
+    found = []
+    for entry in document.get("manifests") or []:
+        platform = entry.get("platform") or {}
+        os_name, arch = platform.get("os"), platform.get("architecture")
+        if os_name and arch and (os_name, arch) != ("unknown", "unknown"):
+            found.append(f"{os_name}/{arch}")
+    return tuple(dict.fromkeys(found)) or None
 
 
-def manifest_platforms(manifest: str) -> tuple[str, ...] | None:
-    """`os/arch` of every platform an image manifest names; None when it names none."""
+def config_platform(config: bytes) -> tuple[str, ...] | None:
+    """The `os/arch` an image config blob (its `os` and `architecture`) says."""
     try:
-        document = json.loads(manifest)
+        document = json.loads(config)
     except ValueError:
         return None
-    if "manifests" in document:  # an OCI index / Docker manifest list
-        platforms = [m.get("platform") or {} for m in document["manifests"]]
-        found = tuple(f"{p['os']}/{p['architecture']}" for p in platforms if p.get("os"))
-        return found or None
-    annotated = (document.get("annotations") or {}).get(PLATFORM_ANNOTATION)
-    return (str(annotated),) if annotated else None
+    if not isinstance(document, dict) or not document.get("os"):
+        return None
+    if not document.get("architecture"):
+        return None
+    return (f"{document['os']}/{document['architecture']}",)
+
+
+def image_platforms(
+    registry: Registry, repository: str, manifest: Manifest
+) -> tuple[str, ...] | None:
+    """The platforms of an image: from its index, else from the config blob its manifest
+    names (GetDownloadUrlForLayer in ECR, /blobs/ elsewhere). None: not readable."""
+    try:
+        document = json.loads(manifest.body)
+    except ValueError:
+        return None
+    if not isinstance(document, dict):
+        return None
+    if "manifests" in document:
+        return index_platforms(document)
+    config = (document.get("config") or {}).get("digest")
+    if not config:
+        return None
+    try:
+        return config_platform(registry.blob(repository, str(config)))
+    except RegistryError:
+        return None
 
 
 def gather(
@@ -48,22 +78,35 @@ def gather(
     ecrs: Mapping[str, ECRClient],
     the_plan: Plan,
     entries: Sequence[Entry],
+    registry: Registry | None = None,
 ) -> Facts:
     """Read what pre-flight needs. `ecrs`: environment name -> its ECR client, for every
-    environment whose repository must hold the target (the plan's own is required)."""
+    environment whose repository must hold the target (the plan's own is required).
+    `registry`: where the target lives when it is not the environments' own ECR
+    (`Target.registry` set: another account's ECR or an OCI registry, shared by all)."""
     target = the_plan.target
     repository = target.repository
     present: dict[str, bool] = {}
     platforms: tuple[str, ...] | None = None
-    for environment, ecr in ecrs.items():
-        image = get_manifest(ecr, repository, target.digest)
-        present[f"{environment}/{repository}"] = image is not None
-        if environment == the_plan.environment and image is not None:
-            platforms = manifest_platforms(str(image.get("imageManifest", "")))
+    critical: dict[str, frozenset[str] | None] = {}
     steps = the_plan.services
+    if target.registry:
+        if registry is None:
+            raise ValueError(f"the target is in {target.registry}: pass its registry")
+        manifest = registry.manifest(repository, target.digest)
+        present[f"{target.registry}/{repository}"] = manifest is not None
+        if manifest is not None:
+            platforms = image_platforms(registry, repository, manifest)
+    else:
+        for environment, ecr in ecrs.items():
+            own = EcrRegistry(ecr)
+            manifest = own.manifest(repository, target.digest)
+            present[f"{environment}/{repository}"] = manifest is not None
+            if environment == the_plan.environment and manifest is not None:
+                platforms = image_platforms(own, repository, manifest)
+        currents = {s.digest_before for s in steps if s.digest_before}
+        critical = _critical(ecrs[the_plan.environment], repository, {target.digest} | currents)
     services = _service_facts(ecs, steps)
-    currents = {s.digest_before for s in steps if s.digest_before}
-    critical = _critical(ecrs[the_plan.environment], repository, {target.digest} | currents)
     approval = approval_for(entries, the_plan.environment, target.digest)
     return Facts(
         target=target.digest,

@@ -22,6 +22,7 @@ from fleetpatch.aws.session import AwsSessions
 from fleetpatch.config import Config
 from fleetpatch.core.snapshot import EnvironmentSnapshot, Snapshot
 from fleetpatch.errors import EnvironmentFailure, UserError
+from fleetpatch.inventory.registry import open_origin
 from fleetpatch.journal import (
     EntryKind,
     JournalStore,
@@ -113,7 +114,9 @@ class Runner:
         ecrs = {name: self.sessions.get(name).ecr() for name in environments}
         ecs = self.sessions.get(the_plan.environment).ecs()
         entries = self.journal.entries(environment=the_plan.environment)
-        facts = gather(ecs, ecrs, the_plan, entries)
+        aws = self.sessions.get(the_plan.environment)
+        registry = open_origin(aws, the_plan.target.registry, self.config.registry_endpoints())
+        facts = gather(ecs, ecrs, the_plan, entries, registry)
         checks = preflight(facts, strict=self.strict, rollback=rollback)
         self.sink.emit(Event("preflight", {"checks": [c.to_json() for c in checks]}))
         reason = refusal(checks)

@@ -24,7 +24,9 @@ from typing import Any
 from moto.ecr import models as ecr_models
 from moto.ecr.exceptions import ImageAlreadyExistsException
 
+from fleetpatch.core.images import canonical, parse_image
 from fleetpatch.sim import scenario as sc
+from fleetpatch.sim.oci import OciRegistries
 
 ECR_HOST = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com$")
 
@@ -101,36 +103,24 @@ def patch_moto(now: Callable[[], datetime]) -> None:
 
 
 def manifest_for(repository: str, image: sc.Image) -> str:
-    """A deterministic manifest: an OCI index for multi-platform images, else a v2 manifest.
+    """The manifest an image is pushed with (see `image_documents`)."""
+    return image_documents(repository, image)[0]
 
-    The platform list is in the manifest (as in real multi-arch images), so a pre-flight check
-    can read it with BatchGetImage.
+
+def image_documents(repository: str, image: sc.Image) -> tuple[str, dict[str, bytes]]:
+    """A deterministic manifest and the blobs it names that the simulator can serve.
+
+    A multi-platform image is an OCI index listing its platforms; a single-platform one is a
+    Docker v2 manifest whose platform is in its image config blob (`architecture`, `os`),
+    as a real build writes it. The config blob's digest is the sha256 of its bytes.
     """
     identity = f"{repository}|{image.tags[0]}|{image.seed}"
 
     def blob(kind: str) -> str:
         return "sha256:" + hashlib.sha256(f"{identity}|{kind}".encode()).hexdigest()
 
-    if len(image.platforms) == 1:
+    if len(image.platforms) != 1:
         document: dict[str, Any] = {
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-            "config": {
-                "mediaType": "application/vnd.docker.container.image.v1+json",
-                "size": 1470,
-                "digest": blob("config"),
-            },
-            "layers": [
-                {
-                    "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
-                    "size": 31_457_280,
-                    "digest": blob("layer"),
-                }
-            ],
-            "annotations": {"io.fleetpatch.platform": image.platforms[0]},
-        }
-    else:
-        document = {
             "schemaVersion": 2,
             "mediaType": "application/vnd.oci.image.index.v1+json",
             "manifests": [
@@ -146,7 +136,45 @@ def manifest_for(repository: str, image: sc.Image) -> str:
                 for platform in image.platforms
             ],
         }
-    return json.dumps(document, indent=3)
+        return json.dumps(document, indent=3), {}
+    os_name, architecture = image.platforms[0].split("/")
+    config = json.dumps(
+        {
+            "architecture": architecture,
+            "os": os_name,
+            "created": image.pushed_at.isoformat().replace("+00:00", "Z"),
+            "config": {},
+            "rootfs": {"type": "layers", "diff_ids": [blob("diff")]},
+        },
+        sort_keys=True,
+    ).encode()
+    config_digest = "sha256:" + hashlib.sha256(config).hexdigest()
+    document = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {
+            "mediaType": "application/vnd.docker.container.image.v1+json",
+            "size": len(config),
+            "digest": config_digest,
+        },
+        "layers": [
+            {
+                "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                "size": 31_457_280,
+                "digest": blob("layer"),
+            }
+        ],
+    }
+    return json.dumps(document, indent=3), {config_digest: config}
+
+
+def referenced_blobs(manifest: str) -> set[str]:
+    """Digests of the config and layers a manifest names (what GetDownloadUrlForLayer serves)."""
+    document = json.loads(manifest)
+    digests = {str(layer.get("digest")) for layer in document.get("layers", [])}
+    if document.get("config"):
+        digests.add(str(document["config"].get("digest")))
+    return digests
 
 
 def split_image(image: str) -> tuple[str, str | None, str | None]:
@@ -176,12 +204,19 @@ class Registry:
         # (account, region, repository, digest) -> findings
         self._findings: dict[tuple[str, str, str, str], list[StoredFinding]] = {}
         self._scan_types: dict[tuple[str, str, str], str] = {}
+        # Blobs of pushed images that the simulator can serve (config blobs), by digest.
+        self._blobs: dict[str, bytes] = {}
+        # Registries outside ECR: ECR Public, Docker Hub, any OCI registry.
+        self.oci = OciRegistries()
 
     # --- what ECS asks -------------------------------------------------------------------
     def digest_for(self, image: str) -> str | None:
         name, tag, digest = split_image(image)
         host, _, repository = name.partition("/")
         match = ECR_HOST.match(host)
+        ref = canonical(parse_image(image))
+        if match is None and self.oci.has_host(ref.registry):
+            return self.oci.digest_for(ref.registry, ref.repository, ref.tag, ref.digest)
         if not match or not self._has_repository(match["account"], match["region"], repository):
             # Not a registry of the scenario: always pullable, with a digest derived from the
             # reference so that it is stable.
@@ -232,7 +267,9 @@ class Registry:
 
     def push(self, account: str, region: str, repository: str, image: sc.Image) -> str:
         backend = self.backend(account, region)
-        manifest = manifest_for(repository, image)
+        manifest, blobs = image_documents(repository, image)
+        with self._lock:
+            self._blobs.update(blobs)
         pushed = None
         for tag in image.tags:
             pushed = backend.put_image(repository, manifest, tag)
@@ -240,6 +277,15 @@ class Registry:
         digest: str = pushed.get_image_digest()
         self.add_findings(account, region, repository, digest, image.findings)
         return digest
+
+    def push_external(self, host: str, repository: str, image: sc.Image) -> str:
+        """Push to a registry outside ECR (scenario `registries`); returns the digest."""
+        manifest, blobs = image_documents(f"{host}/{repository}", image)
+        return self.oci.push(host, repository, manifest, image.tags, blobs)
+
+    def blob(self, digest: str) -> bytes | None:
+        with self._lock:
+            return self._blobs.get(digest)
 
     def add_findings(
         self, account: str, region: str, repository: str, digest: str, findings: list[sc.Finding]

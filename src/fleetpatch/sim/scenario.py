@@ -233,6 +233,47 @@ class Environment(_Model):
         return f"{self.account}.dkr.ecr.{self.region}.amazonaws.com"
 
 
+DOCKER_HUB_HOSTS = ("docker.io", "index.docker.io", "registry-1.docker.io")
+
+
+class ExternalRepository(_Model):
+    """A repository of a registry outside ECR; Docker Hub names without a `/` get `library/`."""
+
+    name: str = Field(pattern=r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
+    images: list[Image] = []
+
+
+class ExternalRegistry(_Model):
+    """ECR Public, Docker Hub or any OCI registry, served under /_oci/<host>/ (sim/oci.py)."""
+
+    host: str = Field(pattern=r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d{1,5})?$")
+    repositories: list[ExternalRepository] = []
+
+    @field_validator("host")
+    @classmethod
+    def _not_ecr(cls, value: str) -> str:
+        if re.match(r"^\d{12}\.dkr\.ecr\.", value):
+            raise ValueError(
+                "an ECR registry is an environment's 'repositories' (an environment without "
+                "clusters for a registry account): not a 'registries' entry"
+            )
+        return "docker.io" if value in DOCKER_HUB_HOSTS else value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _docker_hub_names(cls, data: object) -> object:
+        # Docker Hub's official images live under library/: `fluent-bit` is library/fluent-bit.
+        if not isinstance(data, dict) or data.get("host") not in DOCKER_HUB_HOSTS:
+            return data
+        repositories = [
+            {**r, "name": f"library/{r['name']}"}
+            if isinstance(r, dict) and isinstance(r.get("name"), str) and "/" not in r["name"]
+            else r
+            for r in data.get("repositories") or []
+        ]
+        return {**data, "repositories": repositories}
+
+
 class RateLimit(_Model):
     burst: int = Field(ge=1)
     rate: float = Field(gt=0)
@@ -259,6 +300,8 @@ class Scenario(_Model):
     # Accounts are reached by assuming this role name in each (as with real cross-account setups).
     role_name: str = "fleetpatch"
     environments: list[Environment] = []
+    # Registries outside ECR (ECR Public, Docker Hub ...) and their images.
+    registries: list[ExternalRegistry] = []
     faults: Faults = Faults()
 
     @model_validator(mode="before")
@@ -283,6 +326,9 @@ class Scenario(_Model):
         places = [(env.account, env.region) for env in self.environments]
         if len(set(places)) != len(places):
             raise ValueError("two environments share one account and region: give each its own")
+        hosts = [registry.host for registry in self.registries]
+        if len(set(hosts)) != len(hosts):
+            raise ValueError("two 'registries' entries share one host: merge them")
         return self
 
     def default_deployed_at(self) -> datetime:

@@ -1,9 +1,13 @@
 """The simulator's HTTP front: one WSGI app on 127.0.0.1 that speaks AWS's wire protocol.
 
 ECS (awsJson1_1, X-Amz-Target AmazonEC2ContainerServiceV20141113.*) goes to fleetpatch's own
-ECS layer; ECR's DescribeImageScanFindings goes to the seeded findings; everything else (STS,
-the rest of ECR, S3, DynamoDB ...) goes to moto's server. Faults are injected here, before any
-ECS or ECR call is handled. Paths under /_sim/ are the simulator's own control API.
+ECS layer; ECR's DescribeImageScanFindings goes to the seeded findings and its
+GetDownloadUrlForLayer to layers.py; everything else (STS, the rest of ECR, S3, DynamoDB ...)
+goes to moto's server. An ECR read naming another account's `registryId` is served from that
+account's registry (the scenario's registry accounts let every account pull, as a
+repository policy granting the organisation does); a write there is refused. Faults are
+injected here, before any ECS or ECR call is handled. Paths under /_sim/ are the simulator's
+own control API, /_oci/ the registries outside ECR (oci.py), /_ecr-layer/ layer downloads.
 """
 
 from __future__ import annotations
@@ -18,11 +22,26 @@ from typing import TYPE_CHECKING, Any
 
 from moto.iam.models import get_account_id_from
 
+from fleetpatch.sim.layers import PREFIX as LAYER_PREFIX
+from fleetpatch.sim.layers import download_url_response, serve_download
+from fleetpatch.sim.oci import PREFIX as OCI_PREFIX
 from fleetpatch.sim.protocol import AwsError
 
 if TYPE_CHECKING:
     from fleetpatch.sim.simulator import Simulator
 
+# ECR reads another account may make when the registry's repository policy allows pulls.
+CROSS_ACCOUNT_READS = frozenset(
+    {
+        "BatchCheckLayerAvailability",
+        "BatchGetImage",
+        "DescribeImageScanFindings",
+        "DescribeImages",
+        "DescribeRepositories",
+        "GetDownloadUrlForLayer",
+        "ListImages",
+    }
+)
 ECS_TARGET = "AmazonEC2ContainerServiceV20141113."
 ECR_TARGET = "AmazonEC2ContainerRegistry_V20150921."
 JSON_CONTENT = "application/x-amz-json-1.1"
@@ -45,6 +64,10 @@ class SimApp:
         path = environ.get("PATH_INFO", "")
         if path.startswith("/_sim/"):
             return self._control(environ, start_response, path.removeprefix("/_sim/"))
+        if path.startswith(OCI_PREFIX):
+            return self.sim.registry.oci.handle(environ, start_response)
+        if path.startswith(LAYER_PREFIX):
+            return serve_download(self.sim.registry, environ, start_response)
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if target.startswith(ECS_TARGET):
             return self._ecs(environ, start_response, target.removeprefix(ECS_TARGET))
@@ -74,11 +97,40 @@ class SimApp:
         self._count(f"ecr:{action}")
         try:
             self.sim.faults.before_call(account, region, action)
+            params = _json_body(environ)
+            # moto reads the body again.
+            environ["wsgi.input"].seek(0)
+            account = self._registry_account(environ, account, region, action, params)
+            if action == "GetDownloadUrlForLayer":
+                answer = download_url_response(
+                    self.sim.registry, account, region, params, _base_url(environ)
+                )
+                return _json(start_response, "200 OK", answer)
         except AwsError as error:
             return _error(start_response, error)
         if action == "DescribeImageScanFindings":
             return self._scan_findings(environ, start_response, account, region)
         return self.moto_app(environ, start_response)
+
+    def _registry_account(
+        self, environ: dict[str, Any], caller: str, region: str, action: str, params: Any
+    ) -> str:
+        """The account whose registry serves the call: `registryId` when it names another."""
+        registry = params.get("registryId") if isinstance(params, dict) else None
+        if not registry or registry == caller:
+            return caller
+        if action not in CROSS_ACCOUNT_READS:
+            name = params.get("repositoryName", "*")
+            raise AwsError(
+                "AccessDeniedException",
+                f"User: arn:aws:sts::{caller}:assumed-role/fleetpatch is not authorized to "
+                f"perform: ecr:{action} on resource: arn:aws:ecr:{region}:{registry}:"
+                f"repository/{name} because no resource-based policy allows the "
+                f"ecr:{action} action",
+            )
+        # moto serves the account this header names (moto.core.responses.get_current_account).
+        environ["HTTP_X_MOTO_ACCOUNT_ID"] = registry
+        return str(registry)
 
     def _scan_findings(
         self, environ: dict[str, Any], start_response: StartResponse, account: str, region: str
@@ -133,6 +185,12 @@ def _json_body(environ: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise AwsError("SerializationException", "request body must be a JSON object")
     return body
+
+
+def _base_url(environ: dict[str, Any]) -> str:
+    """This server as the client reached it (for URLs it hands out)."""
+    host = environ.get("HTTP_HOST") or f"{environ['SERVER_NAME']}:{environ['SERVER_PORT']}"
+    return f"{environ.get('wsgi.url_scheme', 'http')}://{host}"
 
 
 def _default(value: object) -> object:

@@ -158,6 +158,11 @@ class Simulator:
     def endpoint_url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    def registry_url(self, host: str) -> str:
+        """Where this simulator serves the registry `host` of the scenario's `registries`
+        (the `endpoint_url` of a [[registries]] entry in fleetpatch.toml)."""
+        return f"{self.endpoint_url}/_oci/{host}"
+
     def _reset_moto(self) -> None:
         from moto.moto_api._internal.models import moto_api_backend
 
@@ -195,11 +200,19 @@ class Simulator:
                         service.deployed_at or cluster.deployed_at or scenario.default_deployed_at()
                     )
                     events.append((deployed_at, 1, (env, cluster, service)))
+        for registry in scenario.registries:
+            for external in registry.repositories:
+                self.registry.oci.create_repository(registry.host, external.name)
+                for image in external.images:
+                    events.append((image.pushed_at, 0, (registry, external, image)))
         # At one moment, pushes come before deployments (the sort key's second field).
         events.sort(key=lambda event: (event[0], event[1]))
         for moment, kind, event in events:
             self.clock.jump_to(moment)
-            if kind == 0:
+            if kind == 0 and isinstance(event[0], sc.ExternalRegistry):
+                registry, external, image = event
+                self.push_external(registry.host, external.name, image)
+            elif kind == 0:
                 env, repository, image = event
                 self.push_image(env.name, repository.name, image)
             else:
@@ -284,6 +297,17 @@ class Simulator:
             self.fail_digest(digest, image.fails)
         return digest
 
+    def push_external(self, host: str, repository: str, image: sc.Image | dict[str, Any]) -> str:
+        """Push an image to a registry outside ECR (ECR Public, Docker Hub ...) now; its
+        tags move to it. Returns its digest."""
+        if isinstance(image, dict):
+            image = sc.Image.model_validate({"pushed_at": self.clock.now(), **image})
+        self.ecs.advance()
+        digest = self.registry.push_external(host, repository, image)
+        if image.fails:
+            self.fail_digest(digest, image.fails)
+        return digest
+
     def fail_digest(self, digest: str, reason: str) -> None:
         self.ecs.advance()
         self.failures.mark_digest(digest, reason)
@@ -342,7 +366,10 @@ class Simulator:
                 )
             return {}
         if command == "push":
-            digest = self.push_image(body["environment"], body["repository"], body["image"])
+            if "host" in body:
+                digest = self.push_external(body["host"], body["repository"], body["image"])
+            else:
+                digest = self.push_image(body["environment"], body["repository"], body["image"])
             return {"digest": digest}
         if command == "calls":
             return {"calls": dict(self.calls)}
