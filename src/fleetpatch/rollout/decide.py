@@ -22,6 +22,7 @@ answer decides the same thing, and no service gets two deployments for one targe
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -180,3 +181,26 @@ def tag_moved(
         f"the tag moved since the plan: {repository}:{tag} now points "
         f"to {found}, not {target}; run the command again to plan for the new digest"
     )
+
+
+def strategy_timeout(configuration: dict[str, Any] | None, base_minutes: float) -> float:
+    """Seconds a deployment of this service may take: the base time plus what its strategy
+    spends waiting on purpose (the bake, LINEAR's step bakes, CANARY's canary bake, PAUSE and
+    Lambda hooks up to their timeouts). A one-hour bake must not fail at a fixed 30 minutes."""
+    configuration = configuration or {}
+    strategy = configuration.get("strategy") or "ROLLING"
+    minutes = float(base_minutes)
+    if strategy != "ROLLING":
+        minutes += float(configuration.get("bakeTimeInMinutes") or 0)
+    if strategy == "LINEAR":
+        linear = configuration.get("linearConfiguration") or {}
+        step = float(linear.get("stepPercent") or 10.0)
+        steps = max(1, math.ceil(100.0 / step))
+        minutes += steps * float(linear.get("stepBakeTimeInMinutes", 6) or 0)
+    if strategy == "CANARY":
+        canary = configuration.get("canaryConfiguration") or {}
+        minutes += float(canary.get("canaryBakeTimeInMinutes", 10) or 0)
+    for hook in configuration.get("lifecycleHooks") or []:
+        timeout = hook.get("timeoutConfiguration") or {}
+        minutes += float(timeout.get("timeoutInMinutes", 1440) or 0)
+    return minutes * 60.0

@@ -35,7 +35,14 @@ from fleetpatch.rollout.act import (
     is_fatal,
     start_deployment,
 )
-from fleetpatch.rollout.decide import Action, Decision, decide, over_budget, tag_moved
+from fleetpatch.rollout.decide import (
+    Action,
+    Decision,
+    decide,
+    over_budget,
+    strategy_timeout,
+    tag_moved,
+)
 from fleetpatch.rollout.events import EventSink, NullSink
 from fleetpatch.rollout.observe import Observation, journal_facts, observe_services
 from fleetpatch.rollout.pin import PinError
@@ -76,6 +83,9 @@ class _Wave:
     # Shown progress per service, so an unchanged poll prints nothing (display only).
     shown: dict[str, tuple[int, int, str]] = field(default_factory=dict)
     tag_checked: bool = False
+    # service key -> when its wait is over (clock seconds), from the service's own strategy.
+    deadlines: dict[str, float] = field(default_factory=dict)
+    started_at: float = 0.0
 
 
 class Rollout:
@@ -148,8 +158,7 @@ class Rollout:
                 "wave_started", {"wave": wave.index, "canary": wave.canary, "services": keys}
             )
             self.record.result.waves_run += 1
-        progress = _Wave(wave, {s.key: s for s in wave.services})
-        deadline = self.clock.now() + self.options.poll.timeout
+        progress = _Wave(wave, {s.key: s for s in wave.services}, started_at=self.clock.now())
         interval = self.options.poll.interval
         while progress.open:
             halt = self.run_pass(progress)
@@ -158,8 +167,8 @@ class Rollout:
                 return False
             if not progress.open:
                 break
-            if self.clock.now() >= deadline:
-                self._time_out(progress)
+            self._time_out(progress)
+            if not progress.open:
                 break
             self._heartbeat()
             self.clock.sleep(interval)
@@ -193,6 +202,13 @@ class Rollout:
             if ecs_api.is_transient(exc):
                 return None  # a throttled or failed read is just no news: next pass
             raise
+        for key in steps:
+            if key not in progress.deadlines:
+                service = seen.services[key].service or {}
+                budget = strategy_timeout(
+                    service.get("deploymentConfiguration"), self.options.poll.timeout / 60
+                )
+                progress.deadlines[key] = progress.started_at + budget
         decisions = {
             key: decide(
                 step,
@@ -343,9 +359,19 @@ class Rollout:
         self.record.failed(step, reason, deployment_id, {"wave": wave, **report.to_json()})
 
     def _time_out(self, progress: _Wave) -> None:
-        minutes = self.options.poll.timeout / 60
+        """Fail the services whose wait is over (their strategy's time, not a fixed one)."""
+        now = self.clock.now()
+        # Never observed (every read throttled): the base timeout still ends the wait.
+        base = progress.started_at + self.options.poll.timeout
+        for key in progress.open:
+            progress.deadlines.setdefault(key, base)
+        late = [k for k in progress.open if now >= progress.deadlines[k]]
+        if not late:
+            return
         facts = journal_facts(self.journal, self.plan.environment, self.target)
-        for key, step in list(progress.open.items()):
+        for key in late:
+            step = progress.open[key]
+            minutes = round((progress.deadlines[key] - progress.started_at) / 60)
             deployment_id = facts.started.get(key)
             reason = (
                 f"deployment {deployment_id} did not finish within {minutes:g} minutes "
