@@ -71,9 +71,14 @@ def test_a_one_hour_bake_is_waited_out_and_verified(
 ) -> None:
     config = config_for(bg_sim, tmp_path)
     target = make_plan(config).target.digest
-    result, _ = run_rollout(bg_sim, config, journal)
+    result, sink = run_rollout(bg_sim, config, journal)
     assert result.ok, result.services
     assert result.services["main/api"].status == "verified"
+    # The live view follows the stage and the bake time left (DescribeServiceDeployments).
+    stages = [e.data for e in sink.of("deployment_progress") if e.data.get("stage")]
+    baking = [d for d in stages if d["stage"] == "BAKE_TIME"]
+    assert baking and baking[0]["bake_left_minutes"] == 60
+    assert min(d["bake_left_minutes"] for d in baking) < 60
     # Verified after CLEAN_UP: the blue revision's tasks are gone.
     assert sidecar_digests(config) == {target}
 

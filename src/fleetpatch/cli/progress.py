@@ -82,6 +82,8 @@ class RichProgress:
             )
         elif kind == "deployment_progress":
             row["tasks"] = f"{data['running']}/{data['desired']}"
+            if data.get("stage"):
+                row["detail"] = _stage_text(data)
         elif kind == "verified":
             row["state"] = "verified"
             row["detail"] = _verified_text(data).removeprefix("verified ")
@@ -168,6 +170,8 @@ def _line(kind: str, data: dict[str, Any]) -> str | None:
         return f"  {data['service']}: {verb} deployment {data['deployment_id']}"
     if kind == "verified":
         return f"  {data['service']}: {_verified_text(data)}"
+    if kind == "deployment_progress" and data.get("stage"):
+        return f"  {data['service']}: {_stage_text(data)}"
     if kind == "service_skipped":
         return f"  {data['service']}: skipped, {data['reason']}"
     if kind == "failed":
@@ -183,3 +187,14 @@ def _verified_text(data: dict[str, Any]) -> str:
     if not data.get("tasks"):
         return f"verified {digest}: {data.get('note') or 'no tasks run'}"
     return f"verified {digest} on {data['tasks']} task(s)"
+
+
+def _stage_text(data: dict[str, Any]) -> str:
+    """A native-strategy deployment's stage: the bake left, a PAUSE hook and how to go on."""
+    text = str(data["stage"])
+    if data.get("bake_left_minutes") is not None:
+        text += f", {data['bake_left_minutes']} min of bake left"
+    hook = data.get("awaiting_hook")
+    if hook:
+        text += f", paused by hook {hook['hook_id']}: to go on, {hook['continue']}"
+    return text

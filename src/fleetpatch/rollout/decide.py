@@ -204,3 +204,27 @@ def strategy_timeout(configuration: dict[str, Any] | None, base_minutes: float) 
         timeout = hook.get("timeoutConfiguration") or {}
         minutes += float(timeout.get("timeoutInMinutes", 1440) or 0)
     return minutes * 60.0
+
+
+def stage_view(
+    service_deployment: dict[str, Any], baking_since: datetime | None, aws_now: datetime | None
+) -> dict[str, Any]:
+    """What a person watching needs of a native-strategy deployment: its stage, the bake time
+    left, and a PAUSE hook awaiting action with how to continue it. Pure."""
+    stage = str(service_deployment.get("lifecycleStage") or "")
+    view: dict[str, Any] = {"stage": stage, "status": service_deployment.get("status")}
+    bake = (service_deployment.get("deploymentConfiguration") or {}).get("bakeTimeInMinutes")
+    if stage == "BAKE_TIME" and bake is not None and baking_since and aws_now:
+        passed = (aws_now - baking_since).total_seconds() / 60
+        view["bake_left_minutes"] = max(0, round(float(bake) - passed))
+    for hook in service_deployment.get("lifecycleHookDetails") or []:
+        if hook.get("status") == "AWAITING_ACTION":
+            arn = service_deployment.get("serviceDeploymentArn", "")
+            view["awaiting_hook"] = {
+                "hook_id": hook.get("hookId"),
+                "continue": (
+                    f"aws ecs continue-service-deployment --service-deployment-arn {arn} "
+                    f"--hook-id {hook.get('hookId')} --action CONTINUE"
+                ),
+            }
+    return view

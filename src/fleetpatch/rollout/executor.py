@@ -23,7 +23,8 @@ import uuid
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -35,20 +36,30 @@ from fleetpatch.rollout.act import (
     is_fatal,
     start_deployment,
 )
+from fleetpatch.rollout.conclude import (
+    record_failure,
+    service_deployment_arn,
+    verify_and_record,
+)
 from fleetpatch.rollout.decide import (
     Action,
     Decision,
     decide,
     over_budget,
+    stage_view,
     strategy_timeout,
     tag_moved,
 )
 from fleetpatch.rollout.events import EventSink, NullSink
-from fleetpatch.rollout.observe import Observation, journal_facts, observe_services
+from fleetpatch.rollout.observe import (
+    Observation,
+    journal_facts,
+    observe_services,
+    observe_stages,
+)
 from fleetpatch.rollout.pin import PinError
 from fleetpatch.rollout.plan import Plan, ServiceStep, Wave
 from fleetpatch.rollout.record import Recorder, RolloutResult, ServiceResult
-from fleetpatch.rollout.verify import Check, FailureReport, explain_failure, verify
 from fleetpatch.rollout.waits import Clock, PollPolicy, RealClock
 
 if TYPE_CHECKING:
@@ -81,11 +92,13 @@ class _Wave:
     wave: Wave
     open: dict[str, ServiceStep]
     # Shown progress per service, so an unchanged poll prints nothing (display only).
-    shown: dict[str, tuple[int, int, str]] = field(default_factory=dict)
+    shown: dict[str, tuple[int, int, str, str]] = field(default_factory=dict)
     tag_checked: bool = False
     # service key -> when its wait is over (clock seconds), from the service's own strategy.
     deadlines: dict[str, float] = field(default_factory=dict)
     started_at: float = 0.0
+    # service key -> AWS's time when its deployment was first seen baking (display only).
+    baking_since: dict[str, datetime] = field(default_factory=dict)
 
 
 class Rollout:
@@ -228,8 +241,22 @@ class Rollout:
             progress.tag_checked = True
         for refused in self._start_all(progress.wave.index, to_start, seen):
             del progress.open[refused]
-        self._act_on_the_rest(progress, decisions, seen)
+        stages = self._stages(progress, decisions, seen)
+        self._act_on_the_rest(progress, decisions, seen, stages)
         return None
+
+    def _stages(
+        self, progress: _Wave, decisions: dict[str, Decision], seen: Observation
+    ) -> dict[str, dict[str, Any]]:
+        """Native strategies: each waiting deployment's stage, from DescribeServiceDeployments
+        (20 a call) - the live view shows it, the bake time left, a PAUSE hook to answer."""
+        waiting = [k for k, d in decisions.items() if d.action is Action.WAIT]
+        views = {}
+        for key, sd in observe_stages(self.ecs, seen, waiting).items():
+            if sd.get("lifecycleStage") == "BAKE_TIME" and seen.aws_now is not None:
+                progress.baking_since.setdefault(key, seen.aws_now)
+            views[key] = stage_view(sd, progress.baking_since.get(key), seen.aws_now)
+        return views
 
     # --- acting on decisions ------------------------------------------------------------------
 
@@ -268,7 +295,11 @@ class Rollout:
         return True
 
     def _act_on_the_rest(
-        self, progress: _Wave, decisions: dict[str, Decision], seen: Observation
+        self,
+        progress: _Wave,
+        decisions: dict[str, Decision],
+        seen: Observation,
+        stages: dict[str, dict[str, Any]],
     ) -> None:
         wave = progress.wave.index
         to_verify: list[tuple[ServiceStep, Decision]] = []
@@ -282,19 +313,9 @@ class Rollout:
             elif decision.deployment_id and decision.deployment_id not in self._announced:
                 # Journaled by an earlier run: this run waits for it instead of starting one.
                 self._announced.add(decision.deployment_id)
-                self.record.emit(
-                    "deployment_started",
-                    {
-                        "service": key,
-                        "wave": wave,
-                        "deployment_id": decision.deployment_id,
-                        "digest_before": step.digest_before,
-                        "mode": self.plan.mode,
-                        "adopted": True,
-                    },
-                )
+                self.record.following(step, wave, decision.deployment_id)
             if decision.action is Action.WAIT:
-                self._show_progress(progress, key, decision, service)
+                self._show_progress(progress, key, decision, service, stages.get(key, {}))
             elif decision.action is Action.VERIFY:
                 to_verify.append((step, decision))
             elif decision.action is Action.DEPLOY_FAILED:
@@ -310,32 +331,7 @@ class Rollout:
     def _verify(
         self, items: Sequence[tuple[ServiceStep, Decision]], seen: Observation, wave: int
     ) -> None:
-        if not items:
-            return
-        checks = [
-            Check(
-                key=step.key,
-                container=step.container,
-                digest=self.target,
-                desired_count=step.desired_count,
-                revision_arn=ecs_api.current_revision_arn(seen.services[step.key].service or {}),
-                others=step.others,
-            )
-            for step, _ in items
-        ]
-        verdicts = verify(self.ecs, checks)
-        for step, decision in items:
-            verdict = verdicts[step.key]
-            if verdict.ok:
-                note = decision.reason if decision.deployment_id is None else ""
-                if verdict.tasks == 0:
-                    # Nothing was verified: say so, never "verified on 0 tasks".
-                    note = "no tasks run (desired count 0): the next task starts on the target"
-                self.record.verified(step, verdict.tasks, decision.deployment_id, wave, note)
-                continue
-            service = seen.services[step.key].service
-            reason = f"verification failed: {verdict.reason}"
-            self._fail(step, reason, decision.deployment_id, service, wave)
+        verify_and_record(self.ecs, self.record, items, seen, wave, self._sd_arns)
 
     def _fail(
         self,
@@ -345,18 +341,8 @@ class Rollout:
         service: dict[str, object] | None,
         wave: int,
     ) -> None:
-        """Record a failure in ECS's own words: why the deployment failed, that ECS rolled
-        it back, why its tasks stopped."""
-        report = FailureReport()
-        if deployment_id:
-            sd_arn = self._sd_arns.get(step.key) or _sd_arn(service)
-            report = explain_failure(self.ecs, step.key, deployment_id, dict(service or {}), sd_arn)
-        if report.rolled_back:
-            why = report.deployment_status_reason or "the deployment circuit breaker tripped"
-            reason = f"deployment {deployment_id} failed: {why}; ECS rolled the service back"
-        if report.stopped_reasons:
-            reason += f"; tasks stopped: {report.stopped_reasons[0]}"
-        self.record.failed(step, reason, deployment_id, {"wave": wave, **report.to_json()})
+        sd_arn = self._sd_arns.get(step.key) or service_deployment_arn(service)
+        record_failure(self.ecs, self.record, step, reason, deployment_id, service, wave, sd_arn)
 
     def _time_out(self, progress: _Wave) -> None:
         """Fail the services whose wait is over (their strategy's time, not a fixed one)."""
@@ -381,21 +367,33 @@ class Rollout:
             del progress.open[key]
 
     def _show_progress(
-        self, progress: _Wave, key: str, decision: Decision, service: dict[str, object] | None
+        self,
+        progress: _Wave,
+        key: str,
+        decision: Decision,
+        service: dict[str, object] | None,
+        stage: dict[str, Any],
     ) -> None:
         ours = ecs_api.deployment(dict(service or {}), decision.deployment_id or "") or {}
         shown = (
             int(ours.get("runningCount", 0)),
             int(ours.get("desiredCount", 0)),
             str(ours.get("rolloutState", "")),
+            repr(sorted(stage.items())),
         )
         if progress.shown.get(key) == shown:
             return
         progress.shown[key] = shown
-        running, desired, state = shown
+        running, desired, state, _ = shown
         self.record.emit(
             "deployment_progress",
-            {"service": key, "running": running, "desired": desired, "rollout_state": state},
+            {
+                "service": key,
+                "running": running,
+                "desired": desired,
+                "rollout_state": state,
+                **stage,
+            },
         )
 
     def _heartbeat(self, force: bool = False) -> None:
@@ -408,11 +406,6 @@ class Rollout:
             self._lock_refreshed = time.monotonic()
 
 
-def _sd_arn(service: Mapping[str, object] | None) -> str | None:
-    arn = (service or {}).get("currentServiceDeployment")
-    return str(arn) if arn else None
-
-
 def _sd_details(service: Mapping[str, object] | None) -> dict[str, object]:
-    arn = _sd_arn(service)
+    arn = service_deployment_arn(service)
     return {"service_deployment_arn": arn} if arn else {}

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from fleetpatch.journal import JournalStore, failed_services, started_deployments, verified_services
 from fleetpatch.journal.queries import requested_deployments
 from fleetpatch.rollout import ecs as ecs_api
@@ -125,3 +127,27 @@ def requested_by_us(deployment: Mapping[str, Any], intent: datetime | None) -> b
 
 def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def observe_stages(
+    ecs: ECSClient, seen: Observation, keys: Iterable[str]
+) -> dict[str, dict[str, Any]]:
+    """key -> the DescribeServiceDeployments answer (20 a call) of each service's current
+    deployment, for services on a native strategy (BLUE_GREEN, LINEAR, CANARY): their stage
+    and bake are only there. A throttled read is no news (it is for display)."""
+    arns: dict[str, str] = {}
+    for key in keys:
+        service = seen.services[key].service or {}
+        strategy = (service.get("deploymentConfiguration") or {}).get("strategy")
+        arn = service.get("currentServiceDeployment")
+        if strategy not in (None, "ROLLING") and arn:
+            arns[key] = str(arn)
+    if not arns:
+        return {}
+    try:
+        found = ecs_api.describe_service_deployments(ecs, arns.values())
+    except (ClientError, BotoCoreError) as exc:
+        if ecs_api.is_transient(exc):
+            return {}
+        raise
+    return {key: found[arn] for key, arn in arns.items() if arn in found}

@@ -120,6 +120,21 @@ class Recorder:
             },
         )
 
+    def following(self, step: ServiceStep, wave: int, deployment_id: str) -> None:
+        """A deployment an earlier run started and journaled: this run waits for it (an event
+        only: the journal has it already)."""
+        self.emit(
+            "deployment_started",
+            {
+                "service": step.key,
+                "wave": wave,
+                "deployment_id": deployment_id,
+                "digest_before": step.digest_before,
+                "mode": self.plan.mode,
+                "adopted": True,
+            },
+        )
+
     def verified(
         self, step: ServiceStep, tasks: int, deployment_id: str | None, wave: int, note: str
     ) -> None:
