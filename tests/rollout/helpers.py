@@ -9,7 +9,7 @@ from fleetpatch.aws.session import AwsSessions
 from fleetpatch.config import Config
 from fleetpatch.inventory.collect import collect
 from fleetpatch.journal import SqliteJournal, default_lock_owner
-from fleetpatch.rollout.events import ListSink
+from fleetpatch.rollout.events import Event, ListSink
 from fleetpatch.rollout.executor import Rollout, RolloutOptions, RolloutResult
 from fleetpatch.rollout.others import plan_only_sidecar
 from fleetpatch.rollout.plan import Mode, Plan, resolve_target
@@ -96,3 +96,43 @@ def _ttl() -> Any:
     from datetime import timedelta
 
     return timedelta(minutes=2)
+
+
+class Crash(Exception):
+    pass
+
+
+class CrashAfter(ListSink):
+    """Dies like a killed process right after the n-th event of a kind."""
+
+    def __init__(self, kind: str, n: int = 1) -> None:
+        super().__init__()
+        self.kind, self.n = kind, n
+
+    def emit(self, event: Event) -> None:
+        super().emit(event)
+        if event.kind == self.kind:
+            self.n -= 1
+            if self.n == 0:
+                raise Crash(event.kind)
+
+
+def start_canary_then_hang(sim: Simulator, config: Config, journal: SqliteJournal) -> None:
+    """A run that starts the canary's deployment and is then stopped in its tracks while the
+    deployment is in flight, still holding the environment's lock (a hung or remote run)."""
+    aws = AwsSessions(config).get("dev")
+    lock = journal.acquire_lock("dev", default_lock_owner(), ttl=_ttl())
+    try:
+        Rollout(
+            make_plan(config),
+            aws.ecs(),
+            aws.ecr(),
+            journal,
+            lock=lock,
+            sink=CrashAfter("deployment_started"),
+            clock=SimClock(sim),
+            options=RolloutOptions(poll=FAST_POLL),
+        ).run()
+    except Crash:
+        return
+    raise AssertionError("the run never started a deployment")

@@ -11,12 +11,10 @@ import pytest
 from fleetpatch.aws.session import AwsSessions
 from fleetpatch.cli.app import run
 from fleetpatch.config import load_config
-from fleetpatch.journal import EntryKind, SqliteJournal, default_lock_owner
-from fleetpatch.rollout.executor import Rollout, RolloutOptions
+from fleetpatch.journal import EntryKind, SqliteJournal
 from fleetpatch.sim import Simulator
 from tests.inventory.helpers import render_config
-from tests.rollout.helpers import FAST_POLL, SimClock, make_plan
-from tests.rollout.test_engine_sim import Crash, CrashAfter
+from tests.rollout.helpers import start_canary_then_hang
 
 LOCK_TTL = timedelta(minutes=2)
 
@@ -35,23 +33,8 @@ def test_abort_rolls_back_the_in_flight_deployment_and_frees_the_lock(
     path.write_text(f'journal = "{tmp_path / "journal.sqlite"}"\n\n' + path.read_text())
     config = load_config(path)
     before = running_digests(path, "api")
-    aws = AwsSessions(config).get("dev")
-    journal = SqliteJournal(tmp_path / "journal.sqlite")
-    lock = journal.acquire_lock("dev", default_lock_owner(), ttl=LOCK_TTL)
-    # The canary's deployment is started, then the run is stopped in its tracks while the
-    # deployment is still in flight (it still holds the lock: a hung or remote run).
-    with pytest.raises(Crash):
-        Rollout(
-            make_plan(config),
-            aws.ecs(),
-            aws.ecr(),
-            journal,
-            lock=lock,
-            sink=CrashAfter("deployment_started"),
-            clock=SimClock(sim),
-            options=RolloutOptions(poll=FAST_POLL),
-        ).run()
-    journal.close()
+    with SqliteJournal(tmp_path / "journal.sqlite") as journal:
+        start_canary_then_hang(sim, config, journal)
     capsys.readouterr()
 
     assert run(["--config", str(path), "abort", "--env", "dev"]) == 0

@@ -13,11 +13,19 @@ from fleetpatch.aws.session import AwsSessions
 from fleetpatch.config import Config
 from fleetpatch.inventory.collect import collect
 from fleetpatch.journal import EntryKind, NewEntry, SqliteJournal
-from fleetpatch.rollout.events import Event, ListSink
+from fleetpatch.rollout.events import ListSink
 from fleetpatch.rollout.executor import Rollout, RolloutOptions
 from fleetpatch.rollout.pin import request_members
 from fleetpatch.sim import Simulator
-from tests.rollout.helpers import FAST_POLL, SimClock, config_for, make_plan, run_rollout
+from tests.rollout.helpers import (
+    FAST_POLL,
+    Crash,
+    CrashAfter,
+    SimClock,
+    config_for,
+    make_plan,
+    run_rollout,
+)
 
 SERVICES = ("main/api", "main/web", "main/worker")
 
@@ -162,25 +170,6 @@ def test_the_tag_moved_since_the_plan(
     assert result.halted
     assert "the tag moved since the plan" in result.halt_reason
     assert deployments_per_service(config) == dict.fromkeys(SERVICES, 1)
-
-
-class Crash(Exception):
-    pass
-
-
-class CrashAfter(ListSink):
-    """Dies like a killed process right after the n-th event of a kind."""
-
-    def __init__(self, kind: str, n: int = 1) -> None:
-        super().__init__()
-        self.kind, self.n = kind, n
-
-    def emit(self, event: Event) -> None:
-        super().emit(event)
-        if event.kind == self.kind:
-            self.n -= 1
-            if self.n == 0:
-                raise Crash(event.kind)
 
 
 def test_rerun_waits_for_deployments_instead_of_starting_new_ones(

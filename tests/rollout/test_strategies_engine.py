@@ -13,15 +13,12 @@ import pytest
 from fleetpatch.aws.session import AwsSessions
 from fleetpatch.cli.app import run
 from fleetpatch.config import load_config
-from fleetpatch.journal import SqliteJournal, default_lock_owner
+from fleetpatch.journal import SqliteJournal
 from fleetpatch.rollout.decide import strategy_timeout
-from fleetpatch.rollout.executor import Rollout, RolloutOptions
 from fleetpatch.sim import Simulator
 from tests.conftest import small_scenario
 from tests.inventory.helpers import render_config
-from tests.rollout.helpers import FAST_POLL, SimClock, config_for, make_plan, run_rollout
-from tests.rollout.test_abort import LOCK_TTL
-from tests.rollout.test_engine_sim import Crash, CrashAfter
+from tests.rollout.helpers import config_for, make_plan, run_rollout, start_canary_then_hang
 
 
 def blue_green_scenario() -> dict[str, Any]:
@@ -108,18 +105,7 @@ def test_abort_mid_bake_rolls_back(
     before = sidecar_digests(config)
     aws = AwsSessions(config).get("dev")
     with SqliteJournal(tmp_path / "journal.sqlite") as journal:
-        lock = journal.acquire_lock("dev", default_lock_owner(), ttl=LOCK_TTL)
-        with pytest.raises(Crash):
-            Rollout(
-                make_plan(config),
-                aws.ecs(),
-                aws.ecr(),
-                journal,
-                lock=lock,
-                sink=CrashAfter("deployment_started"),
-                clock=SimClock(bg_sim),
-                options=RolloutOptions(poll=FAST_POLL),
-            ).run()
+        start_canary_then_hang(bg_sim, config, journal)
     ecs = aws.ecs()
     arn = ecs.describe_services(cluster="main", services=["api"])["services"][0][
         "currentServiceDeployment"

@@ -108,6 +108,14 @@ class Recorder:
             deployment_id=deployment_id,
             details={"wave": wave, "mode": self.plan.mode, **details, **found},
         )
+        self._announce(step, wave, deployment_id, adopted)
+
+    def following(self, step: ServiceStep, wave: int, deployment_id: str) -> None:
+        """A deployment an earlier run started and journaled: this run waits for it (an event
+        only: the journal has it already)."""
+        self._announce(step, wave, deployment_id, adopted=True)
+
+    def _announce(self, step: ServiceStep, wave: int, deployment_id: str, adopted: bool) -> None:
         self.emit(
             "deployment_started",
             {
@@ -117,21 +125,6 @@ class Recorder:
                 "digest_before": step.digest_before,
                 "mode": self.plan.mode,
                 "adopted": adopted,
-            },
-        )
-
-    def following(self, step: ServiceStep, wave: int, deployment_id: str) -> None:
-        """A deployment an earlier run started and journaled: this run waits for it (an event
-        only: the journal has it already)."""
-        self.emit(
-            "deployment_started",
-            {
-                "service": step.key,
-                "wave": wave,
-                "deployment_id": deployment_id,
-                "digest_before": step.digest_before,
-                "mode": self.plan.mode,
-                "adopted": True,
             },
         )
 
