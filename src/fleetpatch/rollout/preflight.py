@@ -14,11 +14,16 @@ What is checked, and why:
 - version_consistency: a container with `versionConsistency: disabled` resolves its tag per
   task, so "every task runs digest D" can't be said of it: refuse;
 - findings: the target must not bring a critical vulnerability the current digest lacks;
+- pullable: the target is not in ECR's archive storage class (imageStatus ARCHIVED or
+  ACTIVATING): an archived image can't be pulled until it is restored;
+- tag: when the run moves a tag (rollback's re-tag, promote --move-tag), the repository lets
+  it move (IMMUTABLE, and the *_WITH_EXCLUSION settings with their wildcard filters);
 - approval: informational until approvals are required (approvals.py).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -70,6 +75,12 @@ class Facts:
     critical: Mapping[str, frozenset[str] | None] = field(default_factory=dict)
     approved: bool = False
     other_approvals: tuple[str, ...] = ()
+    # "environment/repository" -> the target's imageStatus there (ACTIVE, ARCHIVED, ...).
+    image_status: Mapping[str, str] = field(default_factory=dict)
+    # The tag this run moves to the target (None: it moves none), and the repository's rule.
+    moves_tag: str | None = None
+    tag_mutability: str = "MUTABLE"
+    mutability_exclusions: tuple[str, ...] = ()
 
 
 def platform_of(task_definition: Mapping[str, Any]) -> str:
@@ -88,6 +99,8 @@ def preflight(facts: Facts, strict: bool = False, rollback: bool = False) -> lis
     finding it has is a warning there, not a refusal: a broken fleet is the worse outcome."""
     checks: list[Check] = []
     checks += _image(facts)
+    checks += _pullable(facts)
+    checks += _tag_may_move(facts)
     checks += _platforms(facts)
     checks += _circuit_breakers(facts, strict)
     checks += _version_consistency(facts)
@@ -114,6 +127,73 @@ def _image(facts: Facts) -> list[Check]:
     if missing:
         return [Check("image", "fail", f"{short} is not in ECR repository {', '.join(missing)}")]
     return [Check("image", "ok", f"{short} is in {', '.join(sorted(facts.repositories))}")]
+
+
+def _pullable(facts: Facts) -> list[Check]:
+    checks = []
+    for where, status in sorted(facts.image_status.items()):
+        repository = where.split("/", 1)[-1]
+        short = short_digest(facts.target)
+        if status == "ARCHIVED":
+            checks.append(
+                Check(
+                    "pullable",
+                    "fail",
+                    f"{short} is archived in ECR repository {where} (imageStatus ARCHIVED: "
+                    "an archived image can't be pulled): restore it with `aws ecr "
+                    f"update-image-storage-class --repository-name {repository} --image-id "
+                    f"imageDigest={facts.target} --target-storage-class STANDARD`, wait until "
+                    "its imageStatus is ACTIVE, then run again",
+                )
+            )
+        elif status == "ACTIVATING":
+            checks.append(
+                Check(
+                    "pullable",
+                    "fail",
+                    f"{short} is being restored from the archive in {where} (imageStatus "
+                    "ACTIVATING): run again when its imageStatus is ACTIVE",
+                )
+            )
+    return checks
+
+
+def tag_is_immutable(tag: str, mutability: str, exclusions: Iterable[str]) -> bool:
+    """ECR's rule: IMMUTABLE, or IMMUTABLE_WITH_EXCLUSION unless a wildcard filter matches
+    the tag, or MUTABLE_WITH_EXCLUSION when one does."""
+    matches = any(_wildcard(pattern).fullmatch(tag) for pattern in exclusions)
+    if mutability == "IMMUTABLE":
+        return True
+    if mutability == "IMMUTABLE_WITH_EXCLUSION":
+        return not matches
+    if mutability == "MUTABLE_WITH_EXCLUSION":
+        return matches
+    return False
+
+
+def _wildcard(pattern: str) -> re.Pattern[str]:
+    # ECR's WILDCARD filters know one wildcard, `*`.
+    return re.compile(".*".join(re.escape(part) for part in pattern.split("*")))
+
+
+def _tag_may_move(facts: Facts) -> list[Check]:
+    tag = facts.moves_tag
+    if tag is None:
+        return []
+    if not tag_is_immutable(tag, facts.tag_mutability, facts.mutability_exclusions):
+        return [Check("tag", "ok", f"tag {tag} may move ({facts.tag_mutability})")]
+    rule = facts.tag_mutability
+    if facts.mutability_exclusions:
+        rule += f" with exclusions {', '.join(facts.mutability_exclusions)}"
+    return [
+        Check(
+            "tag",
+            "fail",
+            f"tag {tag} can't be moved: the repository's tags are {rule}; use --pin (it "
+            "pins the digest in a task definition and moves no tag), or let the tag move "
+            "(aws ecr put-image-tag-mutability)",
+        )
+    ]
 
 
 def _platforms(facts: Facts) -> list[Check]:

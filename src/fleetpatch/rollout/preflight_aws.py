@@ -79,16 +79,22 @@ def gather(
     the_plan: Plan,
     entries: Sequence[Entry],
     registry: Registry | None = None,
+    moves_tag: str | None = None,
 ) -> Facts:
     """Read what pre-flight needs. `ecrs`: environment name -> its ECR client, for every
     environment whose repository must hold the target (the plan's own is required).
     `registry`: where the target lives when it is not the environments' own ECR
-    (`Target.registry` set: another account's ECR or an OCI registry, shared by all)."""
+    (`Target.registry` set: another account's ECR or an OCI registry, shared by all).
+    `moves_tag`: the tag the run will move to the target (its repository's mutability is
+    read)."""
     target = the_plan.target
     repository = target.repository
     present: dict[str, bool] = {}
     platforms: tuple[str, ...] | None = None
     critical: dict[str, frozenset[str] | None] = {}
+    statuses: dict[str, str] = {}
+    mutability: str = "MUTABLE"
+    exclusions: tuple[str, ...] = ()
     steps = the_plan.services
     if target.registry:
         if registry is None:
@@ -102,10 +108,16 @@ def gather(
             own = EcrRegistry(ecr)
             manifest = own.manifest(repository, target.digest)
             present[f"{environment}/{repository}"] = manifest is not None
+            if manifest is not None:
+                status = _image_status(ecr, repository, target.digest)
+                if status is not None:
+                    statuses[f"{environment}/{repository}"] = status
             if environment == the_plan.environment and manifest is not None:
                 platforms = image_platforms(own, repository, manifest)
         currents = {s.digest_before for s in steps if s.digest_before}
         critical = _critical(ecrs[the_plan.environment], repository, {target.digest} | currents)
+        if moves_tag is not None:
+            mutability, exclusions = _tag_mutability(ecrs[the_plan.environment], repository)
     services = _service_facts(ecs, steps)
     approval = approval_for(entries, the_plan.environment, target.digest)
     return Facts(
@@ -116,7 +128,31 @@ def gather(
         critical=critical,
         approved=approval.approved,
         other_approvals=approval.other_digests,
+        image_status=statuses,
+        moves_tag=moves_tag,
+        tag_mutability=mutability,
+        mutability_exclusions=exclusions,
     )
+
+
+def _image_status(ecr: ECRClient, repository: str, digest: str) -> str | None:
+    """The image's imageStatus (ACTIVE, ARCHIVED, ACTIVATING); None when ECR doesn't say."""
+    answer = ecr.describe_images(repositoryName=repository, imageIds=[{"imageDigest": digest}])
+    for detail in answer.get("imageDetails", []):
+        status = detail.get("imageStatus")
+        return str(status) if status else None
+    return None
+
+
+def _tag_mutability(ecr: ECRClient, repository: str) -> tuple[str, tuple[str, ...]]:
+    """The repository's imageTagMutability and its exclusion filters."""
+    answer = ecr.describe_repositories(repositoryNames=[repository])
+    for found in answer.get("repositories", []):
+        filters = tuple(
+            str(f["filter"]) for f in found.get("imageTagMutabilityExclusionFilters", [])
+        )
+        return str(found.get("imageTagMutability") or "MUTABLE"), filters
+    return "MUTABLE", ()
 
 
 def _service_facts(ecs: ECSClient, steps: Sequence[ServiceStep]) -> tuple[ServiceFacts, ...]:

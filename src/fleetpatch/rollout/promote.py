@@ -222,7 +222,7 @@ def promote(
                 f"{destination}: no service can be moved this way ({first.key}: {first.reason}); "
                 "with env-scoped tags, use --move-tag TAG"
             )
-        runner.preflight(the_plan, also=[source])
+        runner.preflight(the_plan, also=[source], moves_tag=move_tag)
         runner.confirm(the_plan)
         rollout_id = new_rollout_id()
         runner.record(

@@ -80,7 +80,7 @@ def rollback(
         target = _target(env, sidecar, digest, found_in, mode)
         the_plan = plan(snapshot, environment, sidecar, target, config.policy, mode)
         revisions = _revisions_before(entries, ecs, the_plan, digest) if mode == "pin" else {}
-        runner.preflight(the_plan, rollback=True)
+        runner.preflight(the_plan, rollback=True, moves_tag=sidecar.tag if mode == "tag" else None)
         runner.confirm(the_plan)
 
         rollout_id = new_rollout_id()

@@ -106,17 +106,23 @@ class Runner:
             self.journal.release_lock(lock)
 
     def preflight(
-        self, the_plan: Plan, also: Iterable[str] = (), *, rollback: bool = False
+        self,
+        the_plan: Plan,
+        also: Iterable[str] = (),
+        *,
+        rollback: bool = False,
+        moves_tag: str | None = None,
     ) -> list[Check]:
         """Run the pre-flight checks for `the_plan` (its repository must also be in the
-        environments `also`); emit them; raise PreflightRefused if one failed."""
+        environments `also`; `moves_tag`: the tag the run re-tags to the target); emit
+        them; raise PreflightRefused if one failed."""
         environments = dict.fromkeys([the_plan.environment, *also])
         ecrs = {name: self.sessions.get(name).ecr() for name in environments}
         ecs = self.sessions.get(the_plan.environment).ecs()
         entries = self.journal.entries(environment=the_plan.environment)
         aws = self.sessions.get(the_plan.environment)
         registry = open_origin(aws, the_plan.target.registry, self.config.registry_endpoints())
-        facts = gather(ecs, ecrs, the_plan, entries, registry)
+        facts = gather(ecs, ecrs, the_plan, entries, registry, moves_tag)
         checks = preflight(facts, strict=self.strict, rollback=rollback)
         self.sink.emit(Event("preflight", {"checks": [c.to_json() for c in checks]}))
         reason = refusal(checks)

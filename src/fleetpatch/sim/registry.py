@@ -257,6 +257,11 @@ class Registry:
             image_scan_config={"scanOnPush": True},
             image_tag_mutability=repository.tag_mutability,
             tags=[],
+            image_tag_mutability_exclusion_filters=[
+                {"filter": f, "filterType": "WILDCARD"}
+                for f in repository.tag_mutability_exclusions
+            ]
+            or None,
         )
         if repository.lifecycle_policy is not None:
             backend.put_lifecycle_policy(
@@ -274,6 +279,8 @@ class Registry:
         for tag in image.tags:
             pushed = backend.put_image(repository, manifest, tag)
         assert pushed is not None  # tags has at least one entry (the model says so)
+        if image.archived:
+            pushed.image_status = "ARCHIVED"  # moto serializes it as imageStatus
         digest: str = pushed.get_image_digest()
         self.add_findings(account, region, repository, digest, image.findings)
         return digest

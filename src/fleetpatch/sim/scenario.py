@@ -59,6 +59,9 @@ class Image(_Model):
     findings: list[Finding] = []
     # New tasks running this image stop with this reason (a broken build).
     fails: str | None = None
+    # Moved to ECR's archive storage class: DescribeImages says imageStatus ARCHIVED, and a
+    # task can't pull it (CannotPullContainerError) until it is restored.
+    archived: bool = False
 
     @field_validator("platforms")
     @classmethod
@@ -75,6 +78,8 @@ class Repository(_Model):
     tag_mutability: Literal[
         "MUTABLE", "IMMUTABLE", "MUTABLE_WITH_EXCLUSION", "IMMUTABLE_WITH_EXCLUSION"
     ] = "MUTABLE"
+    # imageTagMutabilityExclusionFilters (WILDCARD) for the *_WITH_EXCLUSION settings.
+    tag_mutability_exclusions: list[str] = []
     # ECR lifecycle policy document (the JSON ECR takes, written as YAML/TOML).
     lifecycle_policy: dict[str, Any] | None = None
     images: list[Image] = []

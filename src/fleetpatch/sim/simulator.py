@@ -295,6 +295,8 @@ class Simulator:
         self.images.setdefault(digest, (environment, repository, image.tags[0]))
         if image.fails:
             self.fail_digest(digest, image.fails)
+        if image.archived:
+            self.fail_digest(digest, _archived_pull_error(env, repository, digest))
         return digest
 
     def push_external(self, host: str, repository: str, image: sc.Image | dict[str, Any]) -> str:
@@ -401,4 +403,12 @@ def client(sim: Simulator, service: str, environment: str, config: Any = None) -
         aws_secret_access_key=credentials["SecretAccessKey"],
         aws_session_token=credentials["SessionToken"],
         config=config,
+    )
+
+
+def _archived_pull_error(env: sc.Environment, repository: str, digest: str) -> str:
+    return (
+        f"CannotPullContainerError: pull image manifest has been retried 1 time(s): "
+        f"failed to resolve ref {env.registry}/{repository}@{digest}: image is archived "
+        "(restore it with UpdateImageStorageClass)"
     )
