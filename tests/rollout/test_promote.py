@@ -133,3 +133,17 @@ def test_without_move_tag_prod_tag_mode_is_refused(sim: Simulator, runner: Runne
     sim.advance(3600)
     with pytest.raises(Exception, match="use --move-tag"):
         promote(runner, "stg", "prod")
+
+
+def test_a_move_tag_the_services_dont_reference_says_what_they_do_reference(
+    sim: Simulator, runner: Runner
+) -> None:
+    roll_out(runner, "stg")
+    sim.advance(3600)
+    # prod's services reference `prod`; the user names another tag.
+    with pytest.raises(Exception) as refused:
+        promote(runner, "stg", "prod", move_tag="stg")
+    message = str(refused.value)
+    assert "the services reference fluent-bit:prod, not :stg" in message
+    assert "use --move-tag" not in message, "never the hint the user just followed"
+    assert "promote with --pin" in message

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from fleetpatch.config import Sidecar
-from fleetpatch.core.images import short_digest
-from fleetpatch.core.snapshot import EnvironmentSnapshot
+from fleetpatch.core.images import parse_image, short_digest
+from fleetpatch.core.snapshot import EnvironmentSnapshot, Snapshot
 from fleetpatch.errors import UserError
 from fleetpatch.journal import Entry, EntryKind, verified_services
 from fleetpatch.rollout.executor import RolloutResult, new_rollout_id
@@ -217,11 +217,7 @@ def promote(
             )
         if the_plan.skipped and not the_plan.waves and not the_plan.done:
             # Nothing would move: say why rather than "succeed" with every service skipped.
-            first = the_plan.skipped[0]
-            raise UserError(
-                f"{destination}: no service can be moved this way ({first.key}: {first.reason}); "
-                "with env-scoped tags, use --move-tag TAG"
-            )
+            raise UserError(_nothing_moves(destination, the_plan, sidecar, move_tag, snapshot))
         runner.preflight(the_plan, also=[source], moves_tag=move_tag)
         runner.confirm(the_plan)
         rollout_id = new_rollout_id()
@@ -259,4 +255,36 @@ def record_retag(
             "changed": moved.changed,
             "why": why,
         },
+    )
+
+
+def _nothing_moves(
+    destination: str, the_plan: Plan, sidecar: Sidecar, move_tag: str | None, snapshot: Snapshot
+) -> str:
+    """Why a promote would move no service, and what to do: never the hint the user just
+    followed (--move-tag on services that reference another tag)."""
+    first = the_plan.skipped[0]
+    if move_tag is None:
+        return (
+            f"{destination}: no service can be moved this way ({first.key}: {first.reason}); "
+            "with env-scoped tags, use --move-tag TAG"
+        )
+    referenced = sorted(
+        {
+            tag
+            for env in snapshot.environments
+            for service in env.services
+            for run in service.sidecars
+            if run.name == sidecar.name and (tag := parse_image(run.image).tag) is not None
+        }
+        - {move_tag}
+    )
+    if not referenced:
+        return f"{destination}: no service can be moved this way ({first.key}: {first.reason})"
+    return (
+        f"{destination}: the services reference {sidecar.repository}:{', '.join(referenced)}, "
+        f"not :{move_tag}, so moving tag {move_tag} changes nothing they run. To use "
+        f"env-scoped tags, each service's task definition must reference "
+        f"{sidecar.repository}:{move_tag} (one new revision per service, through its own "
+        "pipeline); until then, promote with --pin"
     )
