@@ -312,6 +312,18 @@ def test_plan_and_pin_a_sidecar_from_ecr_public(sim: Simulator, tmp_path: Path) 
     assert after.image == f"{PUBLIC}/aws-observability/aws-for-fluent-bit@{new}"
 
 
+def test_moving_tag_mode_checks_the_tag_where_it_lives(sim: Simulator, tmp_path: Path) -> None:
+    loaded = load_config(config(sim, tmp_path, PUBLIC_SIDECAR))
+    new = oci_digest(sim, PUBLIC, "aws-observability/aws-for-fluent-bit", "2.32.1")
+    with sim_journal(sim, tmp_path) as journal:
+        result, _ = run_rollout(sim, loaded, journal, mode="tag")
+    # The tag check read ECR Public (not the environment's own ECR, which has no such image).
+    assert not result.halted, result.halt_reason
+    assert result.ok, result.services
+    after = runs(collect(loaded, ["dev"]))["public"]
+    assert [c.digest for c in after.running] == [new]
+
+
 def test_platform_check_reads_a_single_platform_image_config(
     sim: Simulator, tmp_path: Path
 ) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 from fleetpatch.aws.session import AwsSessions
 from fleetpatch.config import Config
 from fleetpatch.inventory.collect import collect
+from fleetpatch.inventory.registry import open_origin
 from fleetpatch.journal import SqliteJournal, default_lock_owner
 from fleetpatch.rollout.events import Event, ListSink
 from fleetpatch.rollout.executor import Rollout, RolloutOptions, RolloutResult
@@ -86,6 +87,7 @@ def run_rollout(
             sink=sink,
             clock=SimClock(sim),
             options=options or RolloutOptions(poll=FAST_POLL),
+            registry=open_origin(aws, the_plan.target.registry, config.registry_endpoints()),
         ).run()
     finally:
         journal.release_lock(lock)

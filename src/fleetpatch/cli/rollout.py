@@ -26,6 +26,7 @@ from fleetpatch.cli.tables import Cell, Column, FitTable
 from fleetpatch.config import Config
 from fleetpatch.core.images import short_digest
 from fleetpatch.errors import EnvironmentFailure, UserError
+from fleetpatch.inventory.registry import open_origin
 from fleetpatch.journal import LockLost, default_lock_owner, open_journal
 from fleetpatch.journal.render import entry_to_json, verify_table, verify_to_json
 from fleetpatch.rollout.dryrun import planned_calls
@@ -331,6 +332,7 @@ def _execute(
         lock=lock,
         options=options,
         rollout_id=rollout_id,
+        registry=open_origin(aws, the_plan.target.registry, config.registry_endpoints()),
     )
     try:
         if as_json:

@@ -69,12 +69,6 @@ def _register_pinned(ecs: ECSClient, step: ServiceStep, target: str) -> str:
     return str(registered["taskDefinition"]["taskDefinitionArn"])
 
 
-def current_tag_digests(ecr: Any, repository: str, tag: str) -> set[str]:
-    """Where a moving tag points now (moving-tag mode checks it before starting a wave)."""
-    answer = ecr.describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])
-    return {str(d["imageDigest"]) for d in answer["imageDetails"]}
-
-
 def is_fatal(exc: ClientError) -> bool:
     """Errors about who we are, not about the service: stop the run (the CLI explains them)."""
     code = exc.response.get("Error", {}).get("Code", "")

@@ -28,11 +28,11 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from fleetpatch.inventory.registry import EcrRegistry, Registry
 from fleetpatch.journal import JournalStore, Lock, current_user
 from fleetpatch.rollout import ecs as ecs_api
 from fleetpatch.rollout.act import (
     aws_message,
-    current_tag_digests,
     is_fatal,
     start_deployment,
 )
@@ -117,10 +117,13 @@ class Rollout:
         options: RolloutOptions | None = None,
         actor: str | None = None,
         rollout_id: str | None = None,
+        registry: Registry | None = None,
     ) -> None:
         self.plan = plan
         self.ecs = ecs
         self.ecr = ecr
+        # Where the moving tag lives (another account's ECR, an OCI registry); own ECR else.
+        self.registry = registry or EcrRegistry(ecr)
         self.journal = journal
         self.clock = clock or RealClock()
         self.options = options or RolloutOptions()
@@ -262,7 +265,8 @@ class Rollout:
 
     def _tag_moved(self) -> str | None:
         target = self.plan.target
-        now = current_tag_digests(self.ecr, target.repository, target.tag) if target.tag else set()
+        found = self.registry.tag_digest(target.repository, target.tag) if target.tag else None
+        now = {found} if found else set()
         return tag_moved(target.repository, target.tag, target.label, self.target, now)
 
     def _start_all(self, wave: int, steps: Sequence[ServiceStep], seen: Observation) -> list[str]:

@@ -165,4 +165,5 @@ class Runner:
             options=options,
             actor=self.actor,
             rollout_id=rollout_id or new_rollout_id(),
+            registry=open_origin(aws, the_plan.target.registry, self.config.registry_endpoints()),
         ).run()
