@@ -125,3 +125,19 @@ def test_halt_and_tag_rules() -> None:
     moved = tag_moved("fluent-bit", "latest", "1.1", NEW, {OLD})
     assert moved is not None and "the tag moved since the plan" in moved
     assert "use --pin" in (tag_moved("fluent-bit", None, "1.1", NEW, set()) or "")
+
+
+def test_a_native_strategy_is_judged_by_its_service_deployment() -> None:
+    facts = JournalFacts(started={"main/api": "d2"})
+    # deployments[] says IN_PROGRESS all along (the bake); the service deployment decides.
+    baking = seen(dep("d2", state="IN_PROGRESS"), dep("d1", "ACTIVE", at=DAY_BEFORE))
+
+    def with_sd(status: str, reason: str = "") -> ServiceState:
+        sd = {"status": status, "lifecycleStage": "BAKE_TIME", "statusReason": reason}
+        return ServiceState(baking.key, baking.service, baking.revision_digest, sd)
+
+    assert act(with_sd("IN_PROGRESS"), facts) is Action.WAIT
+    assert act(with_sd("SUCCESSFUL"), facts) is Action.VERIFY
+    rolled = decide(STEP, with_sd("ROLLBACK_SUCCESSFUL", "alarm tripped"), facts, NEW)
+    assert rolled.action is Action.DEPLOY_FAILED
+    assert rolled.reason == "alarm tripped (ROLLBACK_SUCCESSFUL)"

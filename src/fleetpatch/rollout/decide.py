@@ -103,8 +103,28 @@ def follow(deployment_id: str, state: ServiceState) -> Decision:
         return Decision(Action.DEPLOY_FAILED, deployment_id, str(reason))
     if ours.get("status") != "PRIMARY":
         return Decision(Action.DEPLOY_FAILED, deployment_id, replaced(deployment_id, state))
+    sd = state.service_deployment
+    if sd is not None:
+        # Native strategies: the service deployment's status is the result.
+        return _by_service_deployment(deployment_id, sd)
     if ours.get("rolloutState") == "COMPLETED":
         return Decision(Action.VERIFY, deployment_id)
+    return Decision(Action.WAIT, deployment_id)
+
+
+ENDED_BADLY = frozenset(
+    {"STOPPED", "STOP_REQUESTED", "ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS"}
+    | {"ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"}
+)
+
+
+def _by_service_deployment(deployment_id: str, sd: dict[str, Any]) -> Decision:
+    status = str(sd.get("status") or "")
+    if status == "SUCCESSFUL":
+        return Decision(Action.VERIFY, deployment_id)
+    if status in ENDED_BADLY:
+        why = sd.get("statusReason") or f"the service deployment is {status}"
+        return Decision(Action.DEPLOY_FAILED, deployment_id, f"{why} ({status})")
     return Decision(Action.WAIT, deployment_id)
 
 

@@ -22,7 +22,7 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -218,6 +218,10 @@ class Rollout:
             if ecs_api.is_transient(exc):
                 return None  # a throttled or failed read is just no news: next pass
             raise
+        # Native strategies: what fleetpatch follows is judged by its service deployment.
+        followed = observe_stages(self.ecs, seen, [k for k in steps if k in facts.started])
+        for key, sd in followed.items():
+            seen.services[key] = replace(seen.services[key], service_deployment=sd)
         for key in steps:
             if key not in progress.deadlines:
                 service = seen.services[key].service or {}
@@ -244,18 +248,24 @@ class Rollout:
             progress.tag_checked = True
         for refused in self._start_all(progress.wave.index, to_start, seen):
             del progress.open[refused]
-        stages = self._stages(progress, decisions, seen)
+        stages = self._stages(progress, decisions, seen, followed)
         self._act_on_the_rest(progress, decisions, seen, stages)
         return None
 
     def _stages(
-        self, progress: _Wave, decisions: dict[str, Decision], seen: Observation
+        self,
+        progress: _Wave,
+        decisions: dict[str, Decision],
+        seen: Observation,
+        followed: dict[str, dict[str, Any]],
     ) -> dict[str, dict[str, Any]]:
-        """Native strategies: each waiting deployment's stage, from DescribeServiceDeployments
-        (20 a call) - the live view shows it, the bake time left, a PAUSE hook to answer."""
-        waiting = [k for k, d in decisions.items() if d.action is Action.WAIT]
+        """Native strategies: each waiting deployment's stage (read this pass) - the live view
+        shows it, the bake time left, a PAUSE hook to answer."""
+        waiting = {k for k, d in decisions.items() if d.action is Action.WAIT}
         views = {}
-        for key, sd in observe_stages(self.ecs, seen, waiting).items():
+        for key, sd in followed.items():
+            if key not in waiting:
+                continue
             if sd.get("lifecycleStage") == "BAKE_TIME" and seen.aws_now is not None:
                 progress.baking_since.setdefault(key, seen.aws_now)
             views[key] = stage_view(sd, progress.baking_since.get(key), seen.aws_now)

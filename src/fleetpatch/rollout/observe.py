@@ -57,6 +57,8 @@ class ServiceState:
     service: dict[str, Any] | None
     # What the service's current revision resolved the sidecar to (None: no revisions read).
     revision_digest: str | None = None
+    # Native strategies: DescribeServiceDeployments' answer for its current deployment.
+    service_deployment: dict[str, Any] | None = None
 
     @property
     def primary(self) -> dict[str, Any] | None:
