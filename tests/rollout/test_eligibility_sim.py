@@ -58,3 +58,28 @@ def test_a_service_with_no_tasks_says_so(
     assert worker.reason == "no tasks run (desired count 0): the next task starts on the target"
     event = next(e for e in sink.of("verified") if e.data["service"] == "main/worker")
     assert event.data["tasks"] == 0 and "no tasks run" in event.data["note"]
+
+
+def test_a_start_aws_refuses_fails_that_service_and_the_run_halts_cleanly(
+    sim: Simulator, tmp_path: Path, journal: SqliteJournal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.retries.standard import ExponentialBackoff
+
+    # botocore's retries still happen, their sleeps are cut short (real backoff is seconds).
+    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0.01)
+    config = config_for(sim, tmp_path)
+    # UpdateService throttled until botocore gives up: AWS refuses the canary's start.
+    sim.set_faults(rate_limits={"UpdateService": {"burst": 1, "rate": 0.0001}})
+    ecs = AwsSessions(config).get("dev").ecs()
+    ecs.update_service(cluster="main", service="web", desiredCount=2)  # spends the one token
+    result, _ = run_rollout(sim, config, journal)
+    sim.set_faults()
+
+    assert result.halted, result.services
+    api = result.services["main/api"]
+    assert api.status == "failed"
+    assert api.reason.startswith(
+        "could not start the deployment: UpdateService: ThrottlingException"
+    )
+    kinds = [e.kind for e in journal.entries()]
+    assert EntryKind.HALTED in kinds and EntryKind.DEPLOYMENT_STARTED not in kinds

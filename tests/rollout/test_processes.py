@@ -35,13 +35,23 @@ def _fleetpatch(*args: str) -> list[str]:
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Path]:
     """A simulator in its own process and a fleetpatch.toml (with its journal) pointing at it."""
+    yield from _serve(tmp_path, TIME_SCALE)
+
+
+@pytest.fixture
+def slow_served(tmp_path: Path) -> Iterator[Path]:
+    """As `served`, in real time: a deployment takes its 30 s, so a signal finds it running."""
+    yield from _serve(tmp_path, 1)
+
+
+def _serve(tmp_path: Path, time_scale: float) -> Iterator[Path]:
     # The simulated AWS clock starts at the real time, as AWS's does (the rollout journals its
     # intents in AWS's clock, from the Date header, and compares them with ECS's createdAt).
     scenario = small_scenario(now=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
     scenario["environments"][0]["clusters"][0]["services"] = SERVICES
     scenario_file = tmp_path / "scenario.yaml"
     scenario_file.write_text(yaml.safe_dump(scenario), encoding="utf-8")
-    with serve_simulator(scenario_file, time_scale=TIME_SCALE) as simulator:
+    with serve_simulator(scenario_file, time_scale=time_scale) as simulator:
         config = tmp_path / "fleetpatch.toml"
         config.write_text(
             f"""journal = "journal.sqlite"
@@ -201,7 +211,8 @@ def test_two_rollouts_at_once_exactly_one_proceeds(served: Path) -> None:
     assert _deployments(served) == dict.fromkeys(SERVICES, 2)
 
 
-def test_ctrl_c_starts_nothing_new_and_says_how_to_resume_or_abort(served: Path) -> None:
+def test_ctrl_c_starts_nothing_new_and_says_how_to_resume_or_abort(slow_served: Path) -> None:
+    served = slow_served
     process = subprocess.Popen(
         _rollout(served), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )

@@ -30,7 +30,10 @@ def abort_command(
     # The right account before anything changes (one line, exit 2, nothing changed).
     sessions.confirm_account(environment.name)
     ecs = sessions.get(environment.name).ecs()
-    with open_journal(config.journal, clock=context.clock(ctx)) as journal:
+    with (
+        context.aws_errors(environment.name),
+        open_journal(config.journal, clock=context.clock(ctx)) as journal,
+    ):
         result = abort(journal, ecs, environment.name, actor=current_user())
     if as_json:
         print_json(

@@ -10,20 +10,22 @@ date); otherwise it is the real UTC time. Every command takes time from `now()`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
+from botocore.exceptions import BotoCoreError, ClientError
 
+from fleetpatch.aws.errors import explain
 from fleetpatch.config import Config, load_config
+from fleetpatch.errors import EnvironmentFailure
+from fleetpatch.journal import LockLost
+from fleetpatch.journal.sqlite import utc_now as utc_now
 
 WallClock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -52,3 +54,18 @@ def now(ctx: typer.Context) -> datetime:
 def clock(ctx: typer.Context) -> WallClock:
     """The command's wall clock as a callable (for the journal, the runner, inventory)."""
     return state(ctx).now
+
+
+@contextmanager
+def aws_errors(environment: str) -> Iterator[None]:
+    """AWS refusals and a lost lock as one line naming the environment (exit 1, or 2 for a
+    user's mistake such as missing permissions), as every changing command reports them."""
+    try:
+        yield
+    except LockLost as exc:
+        raise EnvironmentFailure(environment, f"{exc}: stopped") from exc
+    except (ClientError, BotoCoreError) as exc:
+        failure = explain(environment, exc)
+        if failure is None:
+            raise
+        raise failure from exc

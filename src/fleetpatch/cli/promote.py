@@ -14,9 +14,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 import typer
-from botocore.exceptions import BotoCoreError, ClientError
 
-from fleetpatch.aws.errors import explain
 from fleetpatch.cli import context
 from fleetpatch.cli.context import WallClock
 from fleetpatch.cli.output import console, print_note
@@ -31,8 +29,7 @@ from fleetpatch.cli.rollout import (
 )
 from fleetpatch.config import Config
 from fleetpatch.core.images import short_digest
-from fleetpatch.errors import EnvironmentFailure
-from fleetpatch.journal import LockLost, SqliteJournal, open_journal
+from fleetpatch.journal import SqliteJournal, open_journal
 from fleetpatch.rollout.events import Event, EventSink, JsonLinesSink
 from fleetpatch.rollout.executor import RolloutOptions, RolloutResult
 from fleetpatch.rollout.plan import Mode, Plan
@@ -96,7 +93,7 @@ def _running(
     with (
         open_journal(config.journal, clock=context.clock(ctx)) as journal,
         _sink(as_json, environment) as sink,
-        _aws_errors(environment),
+        context.aws_errors(environment),
     ):
         yield _runner(
             config,
@@ -246,17 +243,3 @@ def rollback_command(
             highlight=False,
         )
     _finish(result.rollout, as_json, env)
-
-
-@contextmanager
-def _aws_errors(environment: str) -> Iterator[None]:
-    """AWS refusals and a lost lock as one line, as `fleetpatch rollout` reports them."""
-    try:
-        yield
-    except LockLost as exc:
-        raise EnvironmentFailure(environment, f"{exc}: stopped") from exc
-    except (ClientError, BotoCoreError) as exc:
-        failure = explain(environment, exc)
-        if failure is None:
-            raise
-        raise failure from exc

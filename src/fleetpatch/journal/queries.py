@@ -80,15 +80,17 @@ def started_deployments(
 
 def requested_deployments(
     entries: Iterable[Entry], environment: str, target_digest: str
-) -> dict[str, datetime]:
-    """service -> when fleetpatch journaled its intent to deploy it to the target, for services
-    whose latest state is that intent: the run died before it journaled what ECS answered."""
+) -> dict[str, tuple[datetime, bool]]:
+    """service -> (when fleetpatch journaled its intent to deploy it to the target, whether
+    that time is AWS's own), for services whose latest state is that intent: the run died
+    before it journaled what ECS answered."""
     latest = _latest_states(entries, environment)
-    return {
-        service: _aws_time(entry) or entry.timestamp
-        for service, entry in latest.items()
-        if entry.kind is EntryKind.DEPLOYMENT_REQUESTED and _target(entry) == target_digest
-    }
+    found = {}
+    for service, entry in latest.items():
+        if entry.kind is EntryKind.DEPLOYMENT_REQUESTED and _target(entry) == target_digest:
+            aws_time = _aws_time(entry)
+            found[service] = (aws_time, True) if aws_time else (entry.timestamp, False)
+    return found
 
 
 def _aws_time(entry: Entry) -> datetime | None:
@@ -145,30 +147,3 @@ def _latest_states(entries: Iterable[Entry], environment: str) -> dict[str, Entr
             # A rollback of the whole environment resets every service's state.
             latest = dict.fromkeys(latest, entry)
     return latest
-
-
-def first_plan_time(
-    entries: Iterable[Entry], environment: str, target_digest: str
-) -> datetime | None:
-    """When fleetpatch first planned a rollout of the environment to the target: no deployment
-    to the target that ECS created before this can be one of fleetpatch's."""
-    times = [
-        entry.timestamp
-        for entry in entries
-        if entry.kind is EntryKind.PLAN
-        and entry.environment == environment
-        and _target(entry) == target_digest
-    ]
-    return min(times, default=None)
-
-
-def ever_started(entries: Iterable[Entry], environment: str, target_digest: str) -> set[str]:
-    """Services with any `deployment_started` to the target, whatever happened after it."""
-    return {
-        entry.service
-        for entry in entries
-        if entry.kind is EntryKind.DEPLOYMENT_STARTED
-        and entry.environment == environment
-        and entry.service is not None
-        and _target(entry) == target_digest
-    }

@@ -5,7 +5,8 @@
 1. Take the environment's lock from whoever holds it (journaled with the reason): a rollout
    still running loses it at its next heartbeat and starts nothing more.
 2. Find the current rollout (the environment's latest plan) and its deployments still in
-   flight: journaled as started, neither verified nor failed.
+   flight: journaled as started, neither verified nor failed; or created by ECS right after
+   a journaled intent whose answer was never journaled.
 3. StopServiceDeployment(stopType=ROLLBACK) for each: ECS returns the service to its last
    successful revision (it does so even where rollback was not configured).
 4. Journal each as failed ("aborted by ..."), the run as halted; release the lock.
@@ -27,6 +28,8 @@ from fleetpatch.journal.model import Entry
 from fleetpatch.journal.queries import started_deployments
 from fleetpatch.rollout import ecs as ecs_api
 from fleetpatch.rollout.act import aws_message, is_fatal
+from fleetpatch.rollout.decide import ours_unjournaled
+from fleetpatch.rollout.observe import ServiceState, journal_facts
 
 if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient
@@ -63,6 +66,9 @@ def abort(journal: JournalStore, ecs: ECSClient, environment: str, *, actor: str
             return AbortResult(environment, None)
         result = AbortResult(environment, plan.rollout_id)
         in_flight = started_deployments(entries, environment, plan.target_digest)
+        # A run killed (or taken over) between its intent and ECS's answer: the deployment
+        # ECS created in the window after the intent is in flight too.
+        in_flight.update(_requested_in_flight(journal, ecs, environment, plan.target_digest))
         arns = _service_deployment_arns(entries, environment)
         for service, deployment_id in sorted(in_flight.items()):
             stopped = _stop(ecs, service, deployment_id, arns.get(deployment_id))
@@ -82,6 +88,22 @@ def abort(journal: JournalStore, ecs: ECSClient, environment: str, *, actor: str
         return result
     finally:
         journal.release_lock(lock)
+
+
+def _requested_in_flight(
+    journal: JournalStore, ecs: ECSClient, environment: str, target: str
+) -> dict[str, str]:
+    facts = journal_facts(journal, environment, target)
+    if not facts.requested:
+        return {}
+    described = ecs_api.describe_services(ecs, facts.requested)
+    found = {}
+    for service, answer in described.items():
+        state = ServiceState(service, answer)
+        ours = ours_unjournaled(state, facts.requested[service])
+        if ours is not None and ours.get("rolloutState") == "IN_PROGRESS":
+            found[service] = str(ours["id"])
+    return found
 
 
 def _current_plan(entries: list[Entry]) -> Entry | None:

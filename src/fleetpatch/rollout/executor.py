@@ -246,6 +246,9 @@ class Rollout:
             if reason is not None:
                 return reason
             progress.tag_checked = True
+        if to_start:
+            # Right before any change: a lock taken over (abort) stops the run here.
+            self._heartbeat(force=True)
         for refused in self._start_all(progress.wave.index, to_start, seen):
             del progress.open[refused]
         stages = self._stages(progress, decisions, seen, followed)
@@ -318,7 +321,9 @@ class Rollout:
         wave = progress.wave.index
         to_verify: list[tuple[ServiceStep, Decision]] = []
         for key, decision in decisions.items():
-            step = progress.open[key]
+            step = progress.open.get(key)
+            if step is None:
+                continue  # concluded this pass already (AWS refused its start)
             service = seen.services[key].service
             if decision.action is Action.ADOPT and decision.deployment_id:
                 self._announced.add(decision.deployment_id)
@@ -363,19 +368,19 @@ class Rollout:
         now = self.clock.now()
         # Never observed (every read throttled): the base timeout still ends the wait.
         base = progress.started_at + self.options.poll.timeout
-        for key in progress.open:
-            progress.deadlines.setdefault(key, base)
-        late = [k for k in progress.open if now >= progress.deadlines[k]]
+        late = [k for k in progress.open if now >= progress.deadlines.get(k, base)]
         if not late:
             return
         facts = journal_facts(self.journal, self.plan.environment, self.target)
         for key in late:
             step = progress.open[key]
-            minutes = round((progress.deadlines[key] - progress.started_at) / 60)
+            minutes = round((progress.deadlines.get(key, base) - progress.started_at) / 60)
             deployment_id = facts.started.get(key)
             reason = (
-                f"deployment {deployment_id} did not finish within {minutes:g} minutes "
-                "(ECS may still finish it: run the command again to wait for it)"
+                f"deployment {deployment_id} did not finish within {minutes:g} minutes, "
+                "so fleetpatch stopped waiting (ECS may still finish it: see `aws ecs "
+                "describe-service-deployments`; once it has ended, run again with "
+                "--retry-failed)"
             )
             self.record.failed(step, reason, deployment_id, {"wave": progress.wave.index})
             del progress.open[key]

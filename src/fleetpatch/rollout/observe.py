@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 # UpdateService answers within seconds; its retries (connect and read timeouts) within a few
 # minutes. A deployment ECS created later than this after the intent is not the one asked for.
 INTENT_WINDOW = timedelta(minutes=10)
-# The local clock may run behind AWS's by this much and a deployment still count as ours.
+# An intent stamped by the local clock (no Date header seen) may run ahead of AWS's by this
+# much and a deployment still count as ours.
 CLOCK_SKEW = timedelta(minutes=2)
 
 
@@ -70,11 +71,18 @@ class ServiceState:
 
 def journal_facts(journal: JournalStore, environment: str, target: str) -> JournalFacts:
     entries = journal.entries(environment=environment)
+    requested = {
+        # AWS's own clock needs no allowance; the local clock may run ahead of AWS's.
+        service: moment if from_aws else moment - CLOCK_SKEW
+        for service, (moment, from_aws) in requested_deployments(
+            entries, environment, target
+        ).items()
+    }
     return JournalFacts(
         verified=frozenset(verified_services(entries, environment, target)),
         failed=frozenset(failed_services(entries, environment, target)),
         started=started_deployments(entries, environment, target),
-        requested=requested_deployments(entries, environment, target),
+        requested=requested,
     )
 
 
@@ -124,7 +132,7 @@ def requested_by_us(deployment: Mapping[str, Any], intent: datetime | None) -> b
         return False  # no creation time: it can't be proven to be ours
     created = _utc(created)
     intent = _utc(intent)
-    return intent - CLOCK_SKEW <= created <= intent + INTENT_WINDOW
+    return intent <= created <= intent + INTENT_WINDOW
 
 
 def _utc(moment: datetime) -> datetime:

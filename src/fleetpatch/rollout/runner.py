@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from fleetpatch.aws.session import AwsSessions
@@ -31,6 +31,7 @@ from fleetpatch.journal import (
     current_user,
     default_lock_owner,
 )
+from fleetpatch.journal.sqlite import utc_now
 from fleetpatch.rollout.events import Event, EventSink, NullSink
 from fleetpatch.rollout.executor import Rollout, RolloutOptions, RolloutResult, new_rollout_id
 from fleetpatch.rollout.plan import Plan
@@ -45,10 +46,6 @@ class PreflightRefused(UserError):
     def __init__(self, message: str, checks: list[Check]) -> None:
         super().__init__(message)
         self.checks = checks
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _no_prompt(the_plan: Plan) -> None:
