@@ -68,7 +68,14 @@ def test_status_keys(
     talk_sim: Simulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     data = json_of(talk_sim, tmp_path, capsys, "status")
-    assert set(data) == {"taken_at", "api_calls", "deadlines", "status", "lifecycle_risks"}
+    assert set(data) == {
+        "taken_at",
+        "api_calls",
+        "deadlines",
+        "status",
+        "lifecycle_risks",
+        "not_patchable",
+    }
     assert data["deadlines"], "the talk's scenario has an open CVE-2024-4323 deadline"
     for deadline in data["deadlines"]:
         assert set(deadline) == DEADLINE

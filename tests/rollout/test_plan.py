@@ -169,3 +169,18 @@ def test_services_fleetpatch_must_not_deploy_are_listed_with_what_to_do() -> Non
         "service": "main/express",
         "reason": reasons["main/express"],
     }
+
+
+def test_status_lists_what_fleetpatch_cannot_patch() -> None:
+    from dataclasses import replace
+
+    from fleetpatch.rollout.plan import not_patchable
+
+    snap = snapshot(
+        replace(service("payments"), controller="CODE_DEPLOY"),
+        replace(service("batch"), controller="CODE_DEPLOY", sidecars=()),  # no sidecar
+        service("api"),
+    )
+    (item,) = not_patchable(snap)
+    assert (item["environment"], item["service"]) == ("dev", "main/payments")
+    assert item["reason"].startswith("deployment controller CODE_DEPLOY:")

@@ -40,6 +40,7 @@ from fleetpatch.core.snapshot import (
 from fleetpatch.errors import UserError
 from fleetpatch.inventory.collect import collect
 from fleetpatch.inventory.hold import HoldResult, describe, hold
+from fleetpatch.rollout.plan import not_patchable
 
 ENV_OPTION_HELP = "Only these environments (repeatable)."
 
@@ -198,6 +199,7 @@ def status_command(
 
     clock = status_deadlines(config, snapshot)
     # --- end issue 5 ---
+    unpatchable = not_patchable(snapshot)
     if as_json:
         print_json(
             {
@@ -206,6 +208,7 @@ def status_command(
                 "deadlines": [deadline_json(d) for d in clock.deadlines],  # issue 5
                 "status": [_status_json(row, snapshot.taken_at) for row in rows],
                 "lifecycle_risks": [risk.to_json() for risk in risks],
+                "not_patchable": unpatchable,
             }
         )
     else:
@@ -215,6 +218,8 @@ def status_command(
         _print_status(rows, snapshot)
         for risk in risks:
             print_warning(risk.message)
+        for item in unpatchable:
+            print_note(f"{item['environment']}: {item['service']} not patched: {item['reason']}")
     for warning in clock.warnings:  # issue 5
         print_warning(warning)
     _report_failures(snapshot)

@@ -338,6 +338,17 @@ def ineligible(service: ServiceSnapshot) -> str | None:
     return None
 
 
+def not_patchable(snapshot: Snapshot) -> list[dict[str, str]]:
+    """Services fleetpatch may not deploy (`ineligible`), for `status`: an auditor sees what
+    fleetpatch can't patch, not a shorter list."""
+    return [
+        {"environment": env.name, "service": f"{s.cluster}/{s.service}", "reason": reason}
+        for env in snapshot.environments
+        for s in env.services
+        if (s.has_sidecar or not s.task_definition) and (reason := ineligible(s)) is not None
+    ]
+
+
 def _has(service: ServiceSnapshot, sidecar: str) -> bool:
     return any(run.name == sidecar for run in service.sidecars)
 
