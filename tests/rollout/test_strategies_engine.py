@@ -9,10 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from fleetpatch.aws.session import AwsSessions
 from fleetpatch.cli.app import run
 from fleetpatch.config import load_config
+from fleetpatch.core.strategies import strategy_bake_minutes, strategy_wait_minutes
 from fleetpatch.journal import SqliteJournal
 from fleetpatch.rollout.decide import strategy_timeout
 from fleetpatch.sim import Simulator
@@ -67,7 +70,10 @@ def test_a_one_hour_bake_is_waited_out_and_verified(
     bg_sim: Simulator, tmp_path: Path, journal: SqliteJournal
 ) -> None:
     config = config_for(bg_sim, tmp_path)
-    target = make_plan(config).target.digest
+    the_plan = make_plan(config)
+    target = the_plan.target.digest
+    # The plan says how long the bake makes it, before anything starts.
+    assert the_plan.bake_minutes == 60 and the_plan.to_json()["waves"][0]["bake_minutes"] == 60
     result, sink = run_rollout(bg_sim, config, journal)
     assert result.ok, result.services
     assert result.services["main/api"].status == "verified"
@@ -127,3 +133,24 @@ def test_abort_mid_bake_rolls_back(
         bg_sim.advance(15)
     assert sd["status"] == "ROLLBACK_SUCCESSFUL"
     assert sidecar_digests(config) == before
+
+
+@given(
+    strategy=st.sampled_from(["ROLLING", "BLUE_GREEN", "LINEAR", "CANARY"]),
+    bake=st.integers(0, 1440),
+    step=st.floats(3, 100),
+    hooks=st.lists(st.integers(1, 1440), max_size=3),
+)
+def test_a_wait_lasts_at_least_the_bake(
+    strategy: str, bake: int, step: float, hooks: list[int]
+) -> None:
+    configuration = {
+        "strategy": strategy,
+        "bakeTimeInMinutes": bake,
+        "linearConfiguration": {"stepPercent": step, "stepBakeTimeInMinutes": 5},
+        "lifecycleHooks": [{"timeoutConfiguration": {"timeoutInMinutes": m}} for m in hooks],
+    }
+    baked = strategy_bake_minutes(configuration)
+    assert strategy_wait_minutes(configuration) == baked + sum(hooks)
+    assert baked >= (bake if strategy != "ROLLING" else 0)
+    assert (baked == 0) is (strategy == "ROLLING" or (strategy == "BLUE_GREEN" and bake == 0))

@@ -171,6 +171,12 @@ def print_plan(the_plan: Plan) -> None:
         f"halt when a wave has more than {the_plan.failure_budget} failure(s)",
         highlight=False,
     )
+    if the_plan.bake_minutes:
+        longest = max(the_plan.waves, key=lambda w: w.bake_minutes)
+        print_note(
+            f"the services' deployment strategies bake: this rollout takes at least "
+            f"{the_plan.bake_minutes:g} min (wave {longest.index}: {longest.bake_minutes:g} min)"
+        )
     for skipped in the_plan.skipped:
         print_note(f"skipped {skipped.key}: {skipped.reason}")
     for note in the_plan.notes:

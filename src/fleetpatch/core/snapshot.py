@@ -135,6 +135,8 @@ class ServiceSnapshot:
     status: str = "ACTIVE"
     scheduling: str = "REPLICA"
     resource_management: str = "CUSTOMER"
+    # Minutes its deployment strategy bakes at least (bake, linear steps, canary bake).
+    strategy_bake_minutes: float = 0.0
     # Its other containers (the app): only the sidecar may change (rollout/others.py).
     others: tuple[OtherContainer, ...] = ()
 

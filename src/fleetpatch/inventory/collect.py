@@ -395,6 +395,7 @@ def build_service(
         status=facts.status,
         scheduling=facts.scheduling,
         resource_management=facts.resource_management,
+        strategy_bake_minutes=facts.strategy_bake_minutes,
         others=tuple(others),
     )
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from fleetpatch.config import Environment
+from fleetpatch.core.strategies import strategy_bake_minutes
 
 if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient
@@ -74,6 +75,9 @@ class ServiceFacts:
     status: str = "ACTIVE"  # ACTIVE | DRAINING
     scheduling: str = "REPLICA"  # REPLICA | DAEMON
     resource_management: str = "CUSTOMER"  # ECS: an Express Mode service
+    # How long its strategy bakes at least (bake, linear steps, canary), minutes: the plan's
+    # estimate of each wave.
+    strategy_bake_minutes: float = 0.0
 
 
 class FleetSource(Protocol):
@@ -269,6 +273,7 @@ def _service_facts(
         status=str(service.get("status") or "ACTIVE"),
         scheduling=str(service.get("schedulingStrategy") or "REPLICA"),
         resource_management=str(service.get("resourceManagementType") or "CUSTOMER"),
+        strategy_bake_minutes=strategy_bake_minutes(service.get("deploymentConfiguration")),
     )
 
 

@@ -22,12 +22,12 @@ answer decides the same thing, and no service gets two deployments for one targe
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from fleetpatch.core.strategies import strategy_wait_minutes
 from fleetpatch.rollout.observe import JournalFacts, ServiceState, requested_by_us
 from fleetpatch.rollout.plan import ServiceStep
 
@@ -205,25 +205,9 @@ def tag_moved(
 
 def strategy_timeout(configuration: dict[str, Any] | None, base_minutes: float) -> float:
     """Seconds a deployment of this service may take: the base time plus what its strategy
-    spends waiting on purpose (the bake, LINEAR's step bakes, CANARY's canary bake, PAUSE and
-    Lambda hooks up to their timeouts). A one-hour bake must not fail at a fixed 30 minutes."""
-    configuration = configuration or {}
-    strategy = configuration.get("strategy") or "ROLLING"
-    minutes = float(base_minutes)
-    if strategy != "ROLLING":
-        minutes += float(configuration.get("bakeTimeInMinutes") or 0)
-    if strategy == "LINEAR":
-        linear = configuration.get("linearConfiguration") or {}
-        step = float(linear.get("stepPercent") or 10.0)
-        steps = max(1, math.ceil(100.0 / step))
-        minutes += steps * float(linear.get("stepBakeTimeInMinutes", 6) or 0)
-    if strategy == "CANARY":
-        canary = configuration.get("canaryConfiguration") or {}
-        minutes += float(canary.get("canaryBakeTimeInMinutes", 10) or 0)
-    for hook in configuration.get("lifecycleHooks") or []:
-        timeout = hook.get("timeoutConfiguration") or {}
-        minutes += float(timeout.get("timeoutInMinutes", 1440) or 0)
-    return minutes * 60.0
+    spends waiting on purpose (core/strategies.py). A one-hour bake must not fail at a fixed
+    30 minutes."""
+    return (float(base_minutes) + strategy_wait_minutes(configuration)) * 60.0
 
 
 def stage_view(

@@ -69,6 +69,8 @@ class ServiceStep:
     # The other containers and the digests their tasks run now: pin mode pins them there,
     # verification checks they still run them (only the sidecar may change).
     others: tuple[tuple[str, str], ...] = ()
+    # Minutes its strategy bakes at least (0 for ROLLING): the wave's estimate.
+    bake_minutes: float = 0.0
 
     @property
     def key(self) -> str:
@@ -119,11 +121,17 @@ class Wave:
     canary: bool
     services: tuple[ServiceStep, ...]
 
+    @property
+    def bake_minutes(self) -> float:
+        """At least this long: its services deploy together, the longest bake decides."""
+        return max((s.bake_minutes for s in self.services), default=0.0)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "wave": self.index,
             "canary": self.canary,
             "services": [s.to_json() for s in self.services],
+            "bake_minutes": self.bake_minutes,
         }
 
 
@@ -143,6 +151,11 @@ class Plan:
     @property
     def services(self) -> tuple[ServiceStep, ...]:
         return tuple(step for wave in self.waves for step in wave.services)
+
+    @property
+    def bake_minutes(self) -> float:
+        """The waves run one after another: their strategies' bakes add up, at least."""
+        return sum(wave.bake_minutes for wave in self.waves)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -416,6 +429,7 @@ def _step(service: ServiceSnapshot, run: SidecarRun) -> ServiceStep:
         digest_before=run.digest,
         desired_count=service.desired_count,
         others=tuple((o.name, d) for o in service.others if (d := o.digest) is not None),
+        bake_minutes=service.strategy_bake_minutes,
     )
 
 
