@@ -26,7 +26,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from fleetpatch.config import Policy, Sidecar
-from fleetpatch.core.images import ECR_HOST_RE, parse_image, short_digest
+from fleetpatch.core.images import locate, parse_image, short_digest
 from fleetpatch.core.snapshot import OtherContainer, ServiceSnapshot, Snapshot
 from fleetpatch.rollout.plan import Mode, Plan, Target, plan
 
@@ -113,10 +113,10 @@ def _change(
 def _ecr_place(image: str, account: str, region: str) -> tuple[str, str] | None:
     """(registry id, repository) for an image in an ECR of the environment's region."""
     ref = parse_image(image)
-    match = ECR_HOST_RE.match(ref.registry)
-    if match is None or match["region"] != region:
+    where = locate(ref, account, region)
+    if where.kind == "oci" or where.region != region or where.account is None:
         return None
-    return str(match["account"]), ref.repository
+    return where.account, ref.repository
 
 
 def _resolve(ecr: Any, place: tuple[str, str], tags: set[str]) -> dict[str, str]:

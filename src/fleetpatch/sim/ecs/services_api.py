@@ -210,11 +210,7 @@ class ServicesApi:
     def describe_service_deployments(
         self, acct: EcsAccount, p: dict[str, Any], now: float
     ) -> dict[str, Any]:
-        arns: list[str] = p.get("serviceDeploymentArns") or []
-        if not arns:
-            raise invalid("serviceDeploymentArns cannot be empty.")
-        if len(arns) > 20:
-            raise invalid("serviceDeploymentArns can have at most 20 items.")
+        arns = _arns(p, "serviceDeploymentArns")
         found: list[dict[str, Any]] = []
         failures: list[dict[str, Any]] = []
         for arn in arns:
@@ -231,11 +227,7 @@ class ServicesApi:
     def describe_service_revisions(
         self, acct: EcsAccount, p: dict[str, Any], now: float
     ) -> dict[str, Any]:
-        arns: list[str] = p.get("serviceRevisionArns") or []
-        if not arns:
-            raise invalid("serviceRevisionArns cannot be empty.")
-        if len(arns) > 20:
-            raise invalid("serviceRevisionArns can have at most 20 items.")
+        arns = _arns(p, "serviceRevisionArns")
         found: list[dict[str, Any]] = []
         failures: list[dict[str, Any]] = []
         for arn in arns:
@@ -282,3 +274,13 @@ class ServicesApi:
         self.engine.advance(acct, service, now)
         self.engine.continue_service_deployment(acct, service, sd, hook_id, action, now)
         return {"serviceDeploymentArn": sd.arn}
+
+
+def _arns(p: dict[str, Any], member: str) -> list[str]:
+    """A Describe* ARN list as ECS validates it: 1 to 20 ARNs."""
+    arns: list[str] = p.get(member) or []
+    if not arns:
+        raise invalid(f"{member} cannot be empty.")
+    if len(arns) > 20:
+        raise invalid(f"{member} can have at most 20 items.")
+    return arns
