@@ -161,6 +161,37 @@ class Service(_Model):
     linear_configuration: LinearConfiguration | None = None
     canary_configuration: CanaryConfiguration | None = None
     lifecycle_hooks: list[LifecycleHook] = []
+    # Kinds of service (docs/scenario.md "Kinds of service"). DAEMON runs one task per
+    # container instance of its cluster, on EC2; EXTERNAL has no task definition.
+    scheduling_strategy: Literal["REPLICA", "DAEMON"] = "REPLICA"
+    deployment_controller: Literal["ECS", "CODE_DEPLOY", "EXTERNAL"] = "ECS"
+    launch_type: Literal["FARGATE", "EC2"] | None = None  # FARGATE, DAEMON: EC2
+
+    @model_validator(mode="after")
+    def _kind_fits(self) -> Service:
+        given = self.model_fields_set
+        if self.scheduling_strategy == "DAEMON":
+            if "desired_count" in given:
+                raise ValueError(
+                    "desired_count: a DAEMON service runs one task per container instance "
+                    "(the cluster's container_instances); leave desired_count out"
+                )
+            if self.launch_type == "FARGATE":
+                raise ValueError("launch_type: ECS runs no DAEMON service on FARGATE; use EC2")
+            if self.deployment_controller != "ECS":
+                raise ValueError(
+                    "scheduling_strategy: DAEMON needs deployment_controller ECS (as in ECS)"
+                )
+        if self.deployment_controller == "EXTERNAL" and self.containers is not None:
+            raise ValueError(
+                "containers: an EXTERNAL service has no task definition (its controller's "
+                "task sets have them); leave containers out"
+            )
+        if self.deployment_controller != "ECS" and (
+            self.strategy != "ROLLING" or self.lifecycle_hooks
+        ):
+            raise ValueError("strategy: ECS's deployment strategies need deployment_controller ECS")
+        return self
 
     @model_validator(mode="after")
     def _strategy_settings_fit(self) -> Service:
@@ -173,12 +204,20 @@ class Service(_Model):
         return self
 
     def deployment_configuration(self) -> dict[str, Any]:
-        """The CreateService deploymentConfiguration this service's keys describe."""
-        config: dict[str, Any] = {
-            "minimumHealthyPercent": self.minimum_healthy_percent,
-            "maximumPercent": self.maximum_percent,
-            "deploymentCircuitBreaker": {"enable": self.circuit_breaker, "rollback": self.rollback},
-        }
+        """The CreateService deploymentConfiguration this service's keys describe. A DAEMON
+        service takes ECS's DAEMON defaults (100/0) unless the keys are given; the circuit
+        breaker is the ECS controller's only."""
+        config: dict[str, Any] = {}
+        daemon = self.scheduling_strategy == "DAEMON"
+        if not daemon or "minimum_healthy_percent" in self.model_fields_set:
+            config["minimumHealthyPercent"] = self.minimum_healthy_percent
+        if not daemon or "maximum_percent" in self.model_fields_set:
+            config["maximumPercent"] = self.maximum_percent
+        if self.deployment_controller == "ECS":
+            config["deploymentCircuitBreaker"] = {
+                "enable": self.circuit_breaker,
+                "rollback": self.rollback,
+            }
         if self.strategy == "ROLLING" and not self.lifecycle_hooks:
             return config
         config["strategy"] = self.strategy
@@ -205,6 +244,8 @@ class Cluster(_Model):
     containers: list[Container] = []
     # When this cluster's services were deployed, unless a service says otherwise.
     deployed_at: datetime | None = None
+    # EC2 container instances registered to the cluster (where DAEMON services run a task each).
+    container_instances: int = Field(default=0, ge=0, le=1000)
     services: list[Service] = []
 
     @field_validator("services", mode="before")
@@ -218,6 +259,8 @@ class Cluster(_Model):
     @model_validator(mode="after")
     def _every_service_has_containers(self) -> Cluster:
         for service in self.services:
+            if service.deployment_controller == "EXTERNAL":
+                continue
             if not (service.containers or self.containers):
                 raise ValueError(
                     f"service {service.name!r} has no containers: give the cluster or the "

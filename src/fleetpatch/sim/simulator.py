@@ -17,6 +17,7 @@ from typing import Any
 from fleetpatch.aws.session import SIM_ACCESS_KEY as SIM_ACCESS_KEY
 from fleetpatch.errors import UserError
 from fleetpatch.sim import scenario as sc
+from fleetpatch.sim import seeding
 from fleetpatch.sim.clock import SimClock
 from fleetpatch.sim.ecs import EcsSimulator
 from fleetpatch.sim.faults import FaultInjector
@@ -195,6 +196,10 @@ class Simulator:
                 self.ecs.handle(
                     env.account, env.region, "CreateCluster", {"clusterName": cluster.name}
                 )
+                if cluster.container_instances:
+                    self.ecs.register_container_instances(
+                        env.account, env.region, cluster.name, cluster.container_instances
+                    )
                 for service in cluster.services:
                     deployed_at = (
                         service.deployed_at or cluster.deployed_at or scenario.default_deployed_at()
@@ -222,55 +227,19 @@ class Simulator:
         self.clock.set_time_scale(self._time_scale)
 
     def _create_service(self, env: sc.Environment, cluster: sc.Cluster, svc: sc.Service) -> None:
-        containers = svc.containers or cluster.containers
-        values = {
-            "registry": env.registry,
-            "account": env.account,
-            "region": env.region,
-            "service": svc.name,
-        }
-        definitions = []
-        for container in containers:
-            definition: dict[str, Any] = {
-                "name": container.name,
-                "image": container.image.format(**values),
-                "essential": container.essential,
-                "memoryReservation": 50 if container.firelens else 256,
-            }
-            if container.firelens:
-                definition["firelensConfiguration"] = {"type": container.firelens}
-            if container.version_consistency:
-                definition["versionConsistency"] = container.version_consistency
-            definitions.append(definition)
-        task_definition = self.ecs.handle(
-            env.account,
-            env.region,
-            "RegisterTaskDefinition",
-            {
-                "family": svc.name,
-                "containerDefinitions": definitions,
-                "requiresCompatibilities": ["FARGATE"],
-                "networkMode": "awsvpc",
-                "cpu": "512",
-                "memory": "1024",
-                "runtimePlatform": {
-                    "cpuArchitecture": svc.cpu_architecture,
-                    "operatingSystemFamily": "LINUX",
-                },
-            },
-        )["taskDefinition"]
+        task_definition_arn = None
+        if svc.deployment_controller != "EXTERNAL":
+            task_definition_arn = self.ecs.handle(
+                env.account,
+                env.region,
+                "RegisterTaskDefinition",
+                seeding.task_definition_request(env, cluster, svc),
+            )["taskDefinition"]["taskDefinitionArn"]
         self.ecs.handle(
             env.account,
             env.region,
             "CreateService",
-            {
-                "cluster": cluster.name,
-                "serviceName": svc.name,
-                "taskDefinition": task_definition["taskDefinitionArn"],
-                "desiredCount": svc.desired_count,
-                "launchType": "FARGATE",
-                "deploymentConfiguration": svc.deployment_configuration(),
-            },
+            seeding.create_service_request(cluster, svc, task_definition_arn),
         )
         if svc.fails:
             self.fail_service(env.name, cluster.name, svc.name, svc.fails)

@@ -14,7 +14,7 @@ from fleetpatch.sim.clock import SimClock
 from fleetpatch.sim.ecs.api import EcsApi
 from fleetpatch.sim.ecs.deployments import RolloutEngine
 from fleetpatch.sim.ecs.ids import IdGenerator
-from fleetpatch.sim.ecs.models import EcsAccount
+from fleetpatch.sim.ecs.models import ContainerInstance, EcsAccount
 from fleetpatch.sim.protocol import AwsError, FailureRules, ImageLookup
 
 __all__ = ["EcsSimulator"]
@@ -36,8 +36,9 @@ class EcsSimulator:
         self.clock = clock
         self._lock = threading.Lock()
         self._accounts: dict[tuple[str, str], EcsAccount] = {}
+        self._ids = IdGenerator(seed)
         self._engine = RolloutEngine(
-            images, failures, IdGenerator(seed), task_start_seconds, task_stop_seconds
+            images, failures, self._ids, task_start_seconds, task_stop_seconds
         )
         self._api = EcsApi(self._engine, task_start_seconds)
 
@@ -50,6 +51,36 @@ class EcsSimulator:
         with self._lock:
             now = self.clock.now().timestamp()
             return handler(self._account(account, region), params, now)
+
+    def register_container_instances(
+        self, account: str, region: str, cluster: str, count: int
+    ) -> list[str]:
+        """Register `count` EC2 container instances to `cluster` (what the ECS agent's
+        RegisterContainerInstance does when an instance boots); returns their ARNs. DAEMON
+        services of the cluster get a task on each at their next pass."""
+        with self._lock:
+            now = self.clock.now().timestamp()
+            acct = self._account(account, region)
+            target = acct.clusters.get(cluster)
+            if target is None:
+                raise KeyError(f"no cluster {cluster!r} in {account}/{region}")
+            arns: list[str] = []
+            for _ in range(count):
+                instance_id = self._ids.task_id()
+                target.container_instances.append(
+                    ContainerInstance(
+                        arn=acct.arn(f"container-instance/{cluster}/{instance_id}"),
+                        ec2_instance_id=f"i-{instance_id[:17]}",
+                        registered_at=now,
+                    )
+                )
+                arns.append(target.container_instances[-1].arn)
+            for service in target.services.values():
+                if service.scheduling_strategy == "DAEMON" and service.status == "ACTIVE":
+                    self._engine.advance(acct, service, now)
+                    self._engine.reconcile(acct, service, now)
+                    self._engine.update_busy(acct, service)
+            return arns
 
     def settle(self) -> None:
         """Finish every deployment in flight at once, as if enough time had passed; everything

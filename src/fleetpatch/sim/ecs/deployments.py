@@ -7,7 +7,8 @@ with the timestamps it would have had. Only services with something in flight ar
 (the account's `busy_services`), so a fleet of idle services costs nothing.
 
 Each step (`reconcile`) hands the service to its deployment's strategy: rolling.py for ROLLING
-(and for every rollback), strategies.py for BLUE_GREEN, LINEAR and CANARY. Task starts and
+(and for every rollback), strategies.py for BLUE_GREEN, LINEAR and CANARY, daemon.py for every
+deployment of a DAEMON service. Task starts and
 stops are tasks.py's; the circuit breaker and rollbacks are here, shared by every strategy.
 """
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from fleetpatch.sim.ecs import rollbacks, rolling, strategies
+from fleetpatch.sim.ecs import daemon, rollbacks, rolling, strategies
 from fleetpatch.sim.ecs.ids import IdGenerator
 from fleetpatch.sim.ecs.lookups import invalid
 from fleetpatch.sim.ecs.models import (
@@ -101,7 +102,8 @@ class RolloutEngine:
     ) -> Deployment:
         """A new PRIMARY deployment (and ServiceDeployment) rolling out `revision`."""
         breaker = service.deployment_configuration.get("deploymentCircuitBreaker") or {}
-        breaker_on = bool(breaker.get("enable"))
+        # The circuit breaker is the ECS controller's (CodeDeploy has its own rollbacks).
+        breaker_on = bool(breaker.get("enable")) and service.deployment_controller == "ECS"
         sd_id = self.ids.service_deployment_id()
         sd = ServiceDeployment(
             arn=account.arn(f"service-deployment/{service.cluster_name}/{service.name}/{sd_id}"),
@@ -252,6 +254,9 @@ class RolloutEngine:
         if primary is None or service.status == "INACTIVE":
             return
         strategy = primary.service_deployment.strategy
+        if service.scheduling_strategy == "DAEMON":
+            daemon.reconcile(self.tasks, account, service, t)
+            return
         if service.status == "DRAINING" or primary.is_rollback or strategy == "ROLLING":
             rolling.reconcile(self.tasks, account, service, t)
             return

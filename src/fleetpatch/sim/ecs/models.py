@@ -41,6 +41,16 @@ def image_repo(image: str) -> str:
 
 
 @dataclass(eq=False)
+class ContainerInstance:
+    """An EC2 instance registered to a cluster: where EC2 tasks run, one DAEMON task each."""
+
+    arn: str
+    ec2_instance_id: str
+    registered_at: float
+    status: str = "ACTIVE"
+
+
+@dataclass(eq=False)
 class Cluster:
     name: str
     arn: str
@@ -56,6 +66,12 @@ class Cluster:
     tasks: dict[str, Task] = field(default_factory=dict)
     tasks_by_family: dict[str, dict[str, None]] = field(default_factory=dict)
     tasks_by_started_by: dict[str, dict[str, None]] = field(default_factory=dict)
+    # Registered container instances, in registration order.
+    container_instances: list[ContainerInstance] = field(default_factory=list)
+
+    @property
+    def active_instances(self) -> list[ContainerInstance]:
+        return [ci for ci in self.container_instances if ci.status == "ACTIVE"]
 
 
 @dataclass
@@ -268,6 +284,8 @@ class Task:
     stop_code: str | None = None
     stopped_reason: str | None = None
     version: int = 1
+    # The container instance an EC2 task runs on (None on Fargate).
+    container_instance_arn: str | None = None
 
     @property
     def is_starting(self) -> bool:
@@ -297,14 +315,16 @@ class Service:
     region: str
     cluster_name: str
     cluster_arn: str
-    task_definition_arn: str
+    # None for an EXTERNAL-controller service (its task sets name their own).
+    task_definition_arn: str | None
     desired_count: int
     launch_type: str
     deployment_configuration: dict[str, Any]
     created_at: float
     platform_version: str | None = None
     network_configuration: dict[str, Any] | None = None
-    scheduling_strategy: str = "REPLICA"
+    scheduling_strategy: str = "REPLICA"  # REPLICA | DAEMON
+    deployment_controller: str = "ECS"  # ECS | CODE_DEPLOY | EXTERNAL
     propagate_tags: str = "NONE"
     enable_ecs_managed_tags: bool = False
     enable_execute_command: bool = False

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from fleetpatch.sim.ecs import lookups, shapes
+from fleetpatch.sim.ecs import kinds, lookups, shapes
 from fleetpatch.sim.ecs.deployments import RolloutEngine
 from fleetpatch.sim.ecs.lookups import invalid
 from fleetpatch.sim.ecs.models import EcsAccount, Service, TaskDefinition
@@ -36,16 +36,23 @@ class ServicesApi:
         existing = cluster.services.get(name)
         if existing is not None and existing.status != "INACTIVE":
             raise invalid("Creation of service was not idempotent.")
-        if (p.get("schedulingStrategy") or "REPLICA") != "REPLICA":
-            raise invalid("The simulator supports the REPLICA scheduling strategy only.")
-        if (p.get("deploymentController") or {}).get("type", "ECS") != "ECS":
-            raise invalid("The simulator supports the ECS (rolling) deployment controller only.")
-        desired = p.get("desiredCount")
+        strategy, controller = kinds.check_create(p)
+        # DAEMON: one task per active container instance; ECS counts them, not the caller.
+        daemon = strategy == "DAEMON"
+        desired: Any = len(cluster.active_instances) if daemon else p.get("desiredCount")
         if desired is None:
             raise invalid("desiredCount is required for the REPLICA scheduling strategy.")
+        defaults = (
+            kinds.DAEMON_DEPLOYMENT_CONFIGURATION if daemon else DEFAULT_DEPLOYMENT_CONFIGURATION
+        )
         if not isinstance(desired, int) or desired < 0:
             raise invalid("desiredCount must be a non-negative integer.")
-        td = self._active_task_definition(acct, p.get("taskDefinition"))
+        # An EXTERNAL service has no task definition: its task sets (CreateTaskSet) have them.
+        td = (
+            None
+            if controller == "EXTERNAL"
+            else self._active_task_definition(acct, p.get("taskDefinition"))
+        )
         launch_type = p.get("launchType") or "EC2"
         service = Service(
             name=name,
@@ -54,17 +61,18 @@ class ServicesApi:
             region=acct.region,
             cluster_name=cluster.name,
             cluster_arn=cluster.arn,
-            task_definition_arn=td.arn,
+            task_definition_arn=td.arn if td is not None else None,
             desired_count=desired,
             launch_type=launch_type,
             deployment_configuration=deployment_configuration(
-                DEFAULT_DEPLOYMENT_CONFIGURATION, p.get("deploymentConfiguration")
+                defaults, p.get("deploymentConfiguration")
             ),
             created_at=now,
             platform_version=p.get("platformVersion")
             or ("LATEST" if launch_type == "FARGATE" else None),
             network_configuration=p.get("networkConfiguration"),
-            scheduling_strategy=p.get("schedulingStrategy") or "REPLICA",
+            scheduling_strategy=strategy,
+            deployment_controller=controller,
             propagate_tags=p.get("propagateTags") or "NONE",
             enable_ecs_managed_tags=bool(p.get("enableECSManagedTags")),
             enable_execute_command=bool(p.get("enableExecuteCommand")),
@@ -74,8 +82,10 @@ class ServicesApi:
         cluster.services[name] = service
         acct.tags.pop(service.arn, None)  # a re-created service starts without the old tags
         lookups.set_tags(acct, service.arn, p.get("tags"))
-        revision = self.engine.new_revision(acct, service, td, now)
-        self.engine.start_deployment(acct, service, revision, now)
+        if td is not None:
+            # A CODE_DEPLOY service's first task set runs this; an EXTERNAL one has none yet.
+            revision = self.engine.new_revision(acct, service, td, now)
+            self.engine.start_deployment(acct, service, revision, now)
         return {"service": shapes.service(service, acct.tags.get(service.arn))}
 
     def _active_task_definition(self, acct: EcsAccount, ref: str | None) -> TaskDefinition:
@@ -92,6 +102,7 @@ class ServicesApi:
         if service.status != "ACTIVE":
             raise AwsError("ServiceNotActiveException", "Service was not ACTIVE.")
         self.engine.advance(acct, service, now)
+        kinds.check_update(service, p)
 
         td = None
         if p.get("taskDefinition"):
@@ -128,6 +139,7 @@ class ServicesApi:
                 new_deployment = True
 
         if new_deployment:
+            # (an EXTERNAL service, which has no task definition, never gets here: check_update)
             target = td or self._active_task_definition(acct, service.task_definition_arn)
             revision = self.engine.new_revision(acct, service, target, now)
             self.engine.start_deployment(acct, service, revision, now)
@@ -192,6 +204,9 @@ class ServicesApi:
         cluster = lookups.cluster(acct, p.get("cluster"))
         service = lookups.service(cluster, p.get("service"))
         self.engine.advance(acct, service, now)
+        if service.deployment_controller != "ECS":
+            # A CODE_DEPLOY or EXTERNAL service's rollouts are its task sets.
+            return {"serviceDeployments": []}
         statuses = set(p.get("status") or [])
         created = p.get("createdAt") or {}
         before, after = created.get("before"), created.get("after")

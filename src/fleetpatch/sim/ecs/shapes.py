@@ -35,7 +35,7 @@ def cluster(c: Cluster, running: int, pending: int, active_services: int) -> dic
             "clusterArn": c.arn,
             "clusterName": c.name,
             "status": c.status,
-            "registeredContainerInstancesCount": 0,
+            "registeredContainerInstancesCount": len(c.active_instances),
             "runningTasksCount": running,
             "pendingTasksCount": pending,
             "activeServicesCount": active_services,
@@ -90,9 +90,42 @@ def deployment(d: Deployment, launch_type: str, platform_version: str | None) ->
     )
 
 
+def task_set(s: EcsService, d: Deployment, primary: bool) -> dict[str, Any]:
+    """A CODE_DEPLOY service's task set (the simulator runs it as a deployment of its own)."""
+    tasks = d.tasks.values()
+    running = sum(1 for t in tasks if t.is_running)
+    pending = sum(1 for t in tasks if t.is_starting)
+    steady = running == d.desired_count and pending == 0
+    return _clean(
+        {
+            "id": d.id,
+            "taskSetArn": f"{s.arn.replace(':service/', ':task-set/', 1)}/{d.id}",
+            "serviceArn": s.arn,
+            "clusterArn": s.cluster_arn,
+            # "If an CodeDeploy deployment created the task set, the startedBy parameter is
+            # CODE_DEPLOY."
+            "startedBy": "CODE_DEPLOY",
+            "status": "PRIMARY" if primary else "ACTIVE",
+            "taskDefinition": d.task_definition_arn,
+            "computedDesiredCount": d.desired_count,
+            "pendingCount": pending,
+            "runningCount": running,
+            "createdAt": d.created_at,
+            "updatedAt": d.updated_at,
+            "launchType": s.launch_type,
+            "platformVersion": s.platform_version,
+            "networkConfiguration": d.revision.network_configuration,
+            "loadBalancers": s.load_balancers,
+            "serviceRegistries": [],
+            "scale": {"value": 100.0, "unit": "PERCENT"},
+            "stabilityStatus": "STEADY_STATE" if steady else "STABILIZING",
+            "stabilityStatusAt": d.updated_at,
+        }
+    )
+
+
 def service(s: EcsService, tags: dict[str, str] | None) -> dict[str, Any]:
     tasks = [t for d in s.deployments for t in d.tasks.values()]
-    primary = s.primary
     shape = _clean(
         {
             "serviceArn": s.arn,
@@ -106,15 +139,42 @@ def service(s: EcsService, tags: dict[str, str] | None) -> dict[str, Any]:
             "pendingCount": sum(1 for t in tasks if t.is_starting),
             "launchType": s.launch_type,
             "platformVersion": s.platform_version,
+            # None (left out) for an EXTERNAL service: no primary task set gave it one.
             "taskDefinition": s.task_definition_arn,
             "deploymentConfiguration": copy.deepcopy(s.deployment_configuration),
-            "deployments": [
-                deployment(d, s.launch_type, s.platform_version) for d in s.deployments
-            ],
             "events": [
                 {"id": e.id, "createdAt": e.created_at, "message": e.message} for e in s.events
             ],
             "createdAt": s.created_at,
+            "placementConstraints": [],
+            "placementStrategy": [],
+            "networkConfiguration": s.network_configuration,
+            "schedulingStrategy": s.scheduling_strategy,
+            "deploymentController": {"type": s.deployment_controller},
+            "enableECSManagedTags": s.enable_ecs_managed_tags,
+            "propagateTags": s.propagate_tags,
+            "enableExecuteCommand": s.enable_execute_command,
+        }
+    )
+    if s.deployment_controller == "ECS":
+        shape.update(_deployments(s))
+    else:
+        # CODE_DEPLOY and EXTERNAL services run task sets, not deployments, and have no
+        # service deployments (those are the ECS controller's).
+        shape["taskSets"] = [task_set(s, d, d is s.primary) for d in s.deployments]
+        shape["deployments"] = []
+    if tags is not None:
+        shape["tags"] = tag_list(tags)
+    return shape
+
+
+def _deployments(s: EcsService) -> dict[str, Any]:
+    primary = s.primary
+    return _clean(
+        {
+            "deployments": [
+                deployment(d, s.launch_type, s.platform_version) for d in s.deployments
+            ],
             "currentServiceDeployment": (
                 primary.service_deployment.arn if primary is not None else None
             ),
@@ -129,19 +189,8 @@ def service(s: EcsService, tags: dict[str, str] | None) -> dict[str, Any]:
                 }
                 for d in s.deployments
             ],
-            "placementConstraints": [],
-            "placementStrategy": [],
-            "networkConfiguration": s.network_configuration,
-            "schedulingStrategy": s.scheduling_strategy,
-            "deploymentController": {"type": "ECS"},
-            "enableECSManagedTags": s.enable_ecs_managed_tags,
-            "propagateTags": s.propagate_tags,
-            "enableExecuteCommand": s.enable_execute_command,
         }
     )
-    if tags is not None:
-        shape["tags"] = tag_list(tags)
-    return shape
 
 
 def _task_status(t: Task, now: float, start_seconds: float) -> str:
@@ -175,6 +224,7 @@ def task(t: Task, now: float, start_seconds: float, tags: dict[str, str] | None)
             "taskArn": t.arn,
             "clusterArn": t.cluster_arn,
             "taskDefinitionArn": t.task_definition_arn,
+            "containerInstanceArn": t.container_instance_arn,
             "group": f"service:{t.service_name}",
             "startedBy": t.started_by,
             "lastStatus": _task_status(t, now, start_seconds),

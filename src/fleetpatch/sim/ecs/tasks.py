@@ -62,7 +62,12 @@ class TaskRunner:
         self.instant = False
 
     def launch_task(
-        self, account: EcsAccount, service: Service, deployment: Deployment, t: float
+        self,
+        account: EcsAccount,
+        service: Service,
+        deployment: Deployment,
+        t: float,
+        container_instance_arn: str | None = None,
     ) -> Task:
         revision = deployment.revision
         cluster = account.clusters[service.cluster_name]
@@ -96,6 +101,7 @@ class TaskRunner:
             created_at=t,
             ready_at=t if self.instant else t + self.task_start_seconds,
             deployment=deployment,
+            container_instance_arn=container_instance_arn,
         )
         deployment.tasks[task_id] = task
         cluster.tasks[task_id] = task
