@@ -179,9 +179,9 @@ def test_update_service_refuses_what_codedeploy_deploys(kinds_sim: Simulator, ec
     ecs.update_service(cluster="main", service="legacy", desiredCount=3)
     kinds_sim.advance(120)
     assert service(ecs, "legacy")["taskSets"][0]["runningCount"] == 3
-    assert ecs.list_service_deployments(cluster="main", service="legacy")[
-        "serviceDeployments"
-    ] == []
+    assert (
+        ecs.list_service_deployments(cluster="main", service="legacy")["serviceDeployments"] == []
+    )
 
 
 # --- EXTERNAL ---------------------------------------------------------------------------------
