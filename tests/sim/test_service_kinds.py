@@ -144,6 +144,13 @@ def test_ecs_refuses_what_a_daemon_does_not_support(ecs: Any) -> None:
     assert message.startswith("The daemon scheduling strategy does not support a desired count")
 
 
+def test_a_daemon_service_is_deleted_without_force(kinds_sim: Simulator, ecs: Any) -> None:
+    ecs.delete_service(cluster="main", service="agent")
+    kinds_sim.advance(60)
+    assert service(ecs, "agent")["status"] == "INACTIVE"
+    assert live_tasks(ecs, "agent") == []
+
+
 # --- CODE_DEPLOY ------------------------------------------------------------------------------
 
 
@@ -206,6 +213,8 @@ def test_an_external_service_has_no_task_definition(ecs: Any) -> None:
     assert message == "TaskDefinition must be blank."
     ecs.update_service(cluster="main", service="mesh", desiredCount=2)
     assert service(ecs, "mesh")["desiredCount"] == 2
+    ecs.delete_service(cluster="main", service="mesh", force=True)
+    assert service(ecs, "mesh")["status"] == "INACTIVE"
 
 
 # --- the scenario -----------------------------------------------------------------------------

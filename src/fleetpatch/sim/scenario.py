@@ -190,7 +190,10 @@ class Service(_Model):
         if self.deployment_controller != "ECS" and (
             self.strategy != "ROLLING" or self.lifecycle_hooks
         ):
-            raise ValueError("strategy: ECS's deployment strategies need deployment_controller ECS")
+            raise ValueError(
+                "strategy, lifecycle_hooks: ECS's deployment strategies need "
+                "deployment_controller ECS"
+            )
         return self
 
     @model_validator(mode="after")

@@ -251,6 +251,9 @@ class RolloutEngine:
         """One pass of the service scheduler at time `t`, by the primary deployment's strategy.
         Rollbacks and deletions run the rolling way."""
         primary = service.primary
+        if primary is None and service.status == "DRAINING":
+            # Nothing ever ran (an EXTERNAL service without task sets): gone at once.
+            service.status = "INACTIVE"
         if primary is None or service.status == "INACTIVE":
             return
         strategy = primary.service_deployment.strategy

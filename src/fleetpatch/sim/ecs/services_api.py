@@ -154,7 +154,9 @@ class ServicesApi:
         if service.status == "INACTIVE":
             raise AwsError("ServiceNotActiveException", "Service was not ACTIVE.")
         self.engine.advance(acct, service, now)
-        if service.desired_count > 0 and not p.get("force"):
+        # A DAEMON service can't be scaled to 0 (it takes no desired count): no force needed.
+        daemon = service.scheduling_strategy == "DAEMON"
+        if service.desired_count > 0 and not p.get("force") and not daemon:
             raise invalid("The service cannot be stopped while it is scaled above 0.")
         service.desired_count = 0
         service.status = "DRAINING"
