@@ -10,14 +10,16 @@ import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from fleetpatch.config import Config, load_config
-from fleetpatch.journal import EntryKind, SqliteJournal
+from fleetpatch.journal import Entry, EntryKind, SqliteJournal
 from fleetpatch.report.common import NOT_PATCHED_NOTE
 from fleetpatch.report.model import Report
+from fleetpatch.report.not_patched import not_patched
 from fleetpatch.report.write import make_report, write_report
 from fleetpatch.rollout.plan import ServiceStep
 from fleetpatch.sim import Simulator
@@ -151,3 +153,39 @@ def test_html_renders_them_in_chromium(fleet: Fleet, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.count('<tr class="not-patched">') == 2
     assert "Not patched by fleetpatch (1)" in result.stdout
+
+
+def _entry(seq: int, kind: EntryKind, service: str, **details: str) -> Entry:
+    return Entry(
+        kind=kind,
+        environment="dev",
+        service=service,
+        details=dict(details),
+        seq=seq,
+        timestamp=datetime(2026, 11, 27, 9, seq, tzinfo=UTC),
+        prev_hash="0" * 64,
+        hash="0" * 64,
+    )
+
+
+def test_a_skip_stands_until_a_later_verification_and_the_fleets_reason_wins() -> None:
+    from dataclasses import replace
+
+    from tests.rollout.test_plan import service, snapshot
+
+    fleet = snapshot(replace(service("payments"), controller="CODE_DEPLOY"), service("api"))
+    entries = [
+        _entry(1, EntryKind.SKIPPED, "main/api", reason="deployment d1 in progress"),
+        _entry(2, EntryKind.SKIPPED, "main/web", reason="deployment d2 in progress"),
+        _entry(3, EntryKind.VERIFIED, "main/web"),
+        _entry(4, EntryKind.SKIPPED, "main/payments", reason="what the run said"),
+        _entry(40, EntryKind.SKIPPED, "main/late", reason="after the report's day"),
+    ]
+    until = datetime(2026, 11, 27, 9, 30, tzinfo=UTC)
+    found = not_patched(fleet, "fluent-bit", "dev", entries, (), until)
+    assert [(p.service, p.journal_seq, p.status) for p in found] == [
+        ("main/api", 1, "unknown"),
+        ("main/payments", 4, "unknown"),
+    ]
+    assert found[0].reason == "deployment d1 in progress"
+    assert found[1].reason.startswith("deployment controller CODE_DEPLOY:")

@@ -3,9 +3,9 @@
 Two sources, one entry per service:
 - the fleet now: services fleetpatch may not deploy at all (rollout/plan.py `not_patchable`:
   CODE_DEPLOY or EXTERNAL controller, DRAINING, Express Mode), with the plan's own reason;
-- the journal: services the latest run in the environment skipped (`skipped` records: someone
-  else's deployment in progress, other containers would change, a reference moving-tag mode
-  can't move ...) that no later run verified.
+- the journal: services a run skipped (`skipped` records: someone else's deployment in
+  progress, other containers would change, a reference moving-tag mode can't move ...) that
+  no later record verified.
 
 Each is outside fleetpatch's evidence: no fleetpatch record covers it, so whatever it runs
 stays open (its findings keep counting against the patch clock) until it is patched some
@@ -22,8 +22,9 @@ from fleetpatch.journal import Entry, EntryKind
 from fleetpatch.report.model import NotPatched, ServiceReport
 from fleetpatch.rollout.plan import not_patchable
 
-# Records after which a skip no longer stands: fleetpatch (or its rollback) got the service there.
-_CONCLUDED = frozenset({EntryKind.VERIFIED, EntryKind.ROLLBACK_COMPLETED})
+# After a verification the skip no longer stands: fleetpatch's evidence covers the service.
+# (A rollback does not count: it moves a service back, which patches nothing.)
+_CONCLUDED = frozenset({EntryKind.VERIFIED})
 
 
 def not_patched(
