@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 
-from fleetpatch.cli.tables import Cell, Column, FitTable
+from fleetpatch.cli.tables import WRAP_INDENT, Cell, Column, FitTable, wrap_line
 
 NAMES = st.text(alphabet="abcdefghijklmnopqrstuvwxyz-/", min_size=1, max_size=30).filter(
     lambda name: name.strip("-/") == name
@@ -70,3 +70,36 @@ def test_every_column_in_full_when_it_fits() -> None:
     assert shown == 4
     assert any("sha256:0123abcd" in line for line in lines)
     assert not any(line.startswith("not shown") for line in lines)
+
+
+PROSE_WORDS = st.lists(
+    st.text(alphabet="abcdefghij0123456789-():,", min_size=1, max_size=12), min_size=1, max_size=30
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(PROSE_WORDS, min_size=1, max_size=5), st.integers(min_value=20, max_value=200))
+def test_a_wrapped_line_keeps_every_word_whole_and_in_order(
+    clauses: list[list[str]], width: int
+) -> None:
+    text = "; ".join(" ".join(words) for words in clauses)
+    lines = wrap_line(text, width)
+    assert all(len(line) <= width for line in lines), lines
+    # The same words, none broken, in the same order; the continuation lines indented.
+    assert " ".join(lines).split() == text.split()
+    assert all(line.startswith(WRAP_INDENT) for line in lines[1:])
+    assert not lines[0].startswith(" ")
+    if len(text) <= width:
+        assert lines == [text]
+
+
+def test_a_line_breaks_at_its_clauses_first() -> None:
+    line = (
+        "prod: 12 services run a digest with CVE-2024-4323 (critical); "
+        "fix available since 2026-11-20; due 2026-12-20 (23 days)"
+    )
+    assert wrap_line(line, 80) == [
+        "prod: 12 services run a digest with CVE-2024-4323 (critical);",
+        "    fix available since 2026-11-20; due 2026-12-20 (23 days)",
+    ]
+    assert wrap_line(line, 200) == [line]

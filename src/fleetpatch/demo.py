@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 # Piped output (CI logs, `make demo | less`) gets Rich's 80 columns, too narrow for the
 # fleet tables; a terminal keeps its own width.
@@ -23,7 +24,12 @@ from rich.console import Console
 from rich.rule import Rule
 
 from fleetpatch.cli.app import run
-from fleetpatch.sim import Simulator
+from fleetpatch.cli.output import print_error
+from fleetpatch.errors import UserError
+from fleetpatch.sim_extra import require_simulator
+
+if TYPE_CHECKING:
+    from fleetpatch.sim import Simulator
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "talk"
 # Simulated seconds per real second: a 30-second task start takes 0.1 s.
@@ -37,6 +43,13 @@ console = Console()
 
 
 def main() -> int:
+    try:
+        require_simulator()  # an extra: without it, one line says how to install it
+    except UserError as exc:
+        print_error(str(exc))
+        return UserError.exit_code
+    from fleetpatch.sim import Simulator
+
     scenario = EXAMPLE / "scenario.yaml"
     with (
         tempfile.TemporaryDirectory(prefix="fleetpatch-demo-") as workdir,

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from fleetpatch.cli.app import run
+from fleetpatch.cli.output import console
 from fleetpatch.sim import Simulator
 from tests.conftest import TALK_NOW, TALK_SCENARIO
 from tests.report.helpers import config_with_journal
@@ -20,8 +21,13 @@ LINE = (
 
 
 def test_status_shows_the_nearest_deadline_first(
-    talk_sim: Simulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    talk_sim: Simulator,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # Wide enough for each deadline on one line (narrower: tests/report/test_table_widths.py).
+    monkeypatch.setattr(console, "width", 200)
     path = config_with_journal(talk_sim, tmp_path)
     assert run(["--config", str(path), "status"], now=talk_sim.clock.now) == 0
     out = capsys.readouterr().out

@@ -1,5 +1,6 @@
 """`inventory`, `history`, `plan` and `status` read whole in an 80-column terminal, and show
-their other columns again when the terminal is wider (the talk's fleet after dev's patch).
+their other columns again when the terminal is wider (the talk's fleet after dev's patch);
+`status`'s deadline lines wrap at their clauses at 80 columns and are whole when wider.
 
 Rich takes the width from the terminal, else from $COLUMNS, as a script's output would.
 """
@@ -62,10 +63,6 @@ def test_readable_at_80_columns(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     lines = render(patched, command, 80, monkeypatch, capsys)
-    if command == "status":
-        # The deadlines above the table are messages, one line each whatever the width
-        # (as errors are: logs and scripts grep them); the table starts at its title.
-        lines = lines[next(i for i, line in enumerate(lines) if line.startswith("status at")) :]
     too_long = [line for line in lines if len(line.rstrip()) > 80]
     assert not too_long, too_long
     if command != "status":  # status counts services, it names none
@@ -96,3 +93,32 @@ def test_wider_terminals_show_every_column(
         # Room for the digests' algorithm and the whole task definition.
         assert "task definition" in columns
         assert any("sha256:9169c8cc…   admin-web:1" in line for line in lines)
+
+
+DEADLINE = (
+    "{env}: 12 services run a digest with CVE-2024-4323 (critical); "
+    "fix available since 2026-11-20; due 2026-12-20 (23 days)"
+)
+
+
+@pytest.mark.parametrize("columns", [80, 200])
+def test_status_deadlines_wrap_at_their_clauses_only_when_narrow(
+    columns: int,
+    patched: PatchedDev,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    lines = render(patched, "status", columns, monkeypatch, capsys)
+    top = lines[: next(i for i, line in enumerate(lines) if line.startswith("status at"))]
+    if columns == 200:
+        assert top == [DEADLINE.format(env=e) for e in ("prod", "stg")]
+        return
+    # Each deadline: its first clause, then the rest indented as its continuation.
+    assert top == [
+        part
+        for env in ("prod", "stg")
+        for part in (
+            f"{env}: 12 services run a digest with CVE-2024-4323 (critical);",
+            "    fix available since 2026-11-20; due 2026-12-20 (23 days)",
+        )
+    ]

@@ -71,9 +71,12 @@ def run_rollout(
     mode: Mode = "tag",
     options: RolloutOptions | None = None,
     allow_other_changes: bool = False,
+    the_plan: Plan | None = None,
     **target: Any,
 ) -> tuple[RolloutResult, ListSink]:
-    the_plan = make_plan(config, environment, mode, allow_other_changes, **target)
+    """`the_plan`: run this plan (made earlier: the fleet may have changed since)."""
+    if the_plan is None:
+        the_plan = make_plan(config, environment, mode, allow_other_changes, **target)
     aws = AwsSessions(config).get(environment)
     sink = ListSink()
     lock = journal.acquire_lock(environment, default_lock_owner(), ttl=_ttl())

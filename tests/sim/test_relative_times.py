@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fleetpatch.cli.app import run
+from fleetpatch.cli.output import console
 from fleetpatch.errors import UserError
 from fleetpatch.sim import Simulator
 from fleetpatch.sim.scenario import relative_time, scenario_from_data
@@ -59,8 +60,12 @@ def test_a_malformed_relative_time_is_one_line_naming_it() -> None:
 
 @pytest.mark.parametrize("start", [datetime(2027, 3, 1, 0, 30, tzinfo=UTC), START])
 def test_the_talk_tells_the_same_story_on_any_day(
-    start: datetime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    start: datetime,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(console, "width", 200)  # each deadline whole on its line
     fix_day = (start - timedelta(days=7)).date()
     due_day = fix_day + timedelta(days=30)
     with Simulator(TALK_SCENARIO, time_scale=0, now=start) as sim:

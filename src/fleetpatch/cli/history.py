@@ -23,6 +23,7 @@ _KIND_STYLES = {
     EntryKind.HALTED: "bold red",
     EntryKind.ROLLBACK_STARTED: "yellow",
     EntryKind.HOLD: "yellow",
+    EntryKind.SKIPPED: "yellow",
     EntryKind.APPROVAL: "cyan",
     EntryKind.PROMOTE: "cyan",
 }

@@ -24,7 +24,7 @@ from fleetpatch.cli.output import (
     print_note,
     print_warning,
 )
-from fleetpatch.cli.tables import Column, FitTable
+from fleetpatch.cli.tables import Column, FitTable, wrap_line
 from fleetpatch.config import Config
 from fleetpatch.core.images import short_digest, version_label
 from fleetpatch.core.snapshot import (
@@ -214,7 +214,9 @@ def status_command(
     else:
         for line in clock.lines:  # issue 5: nearest deadline first, before the table
             style = "bold red" if "overdue" in line else "bold"
-            console.print(line, style=style, soft_wrap=True, markup=False, highlight=False)
+            # Whole when it fits; else wrapped at its clauses, indented (cli/tables.py).
+            for part in wrap_line(line, console.width):
+                console.print(part, style=style, soft_wrap=True, markup=False, highlight=False)
         _print_status(rows, snapshot)
         for risk in risks:
             print_warning(risk.message)

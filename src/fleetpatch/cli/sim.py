@@ -9,6 +9,7 @@ import typer
 
 from fleetpatch.cli.output import console, print_note
 from fleetpatch.errors import UserError
+from fleetpatch.sim_extra import require_simulator
 
 sim_app = typer.Typer(help="Run the local AWS fleet simulator.", no_args_is_help=True)
 
@@ -36,6 +37,7 @@ def serve(
     ),
 ) -> None:
     """Serve ECS, ECR and STS for a scenario on 127.0.0.1 until Ctrl-C."""
+    require_simulator()  # the simulator is an extra: without it, one line says how to add it
     from fleetpatch.sim import DEFAULT_PORT, Simulator
 
     start = _parse_now(now) if now is not None else None

@@ -10,10 +10,15 @@ digests into fragments. A `FitTable` instead keeps what it shows whole:
 
 Name columns never wrap and never fold: a service name reads whole on its line (it ends in
 "…" only if even the narrowest form cannot fit). No cell folds a word in two.
+
+Lines of prose above a table (`status`'s deadlines) follow the same rule through `wrap_line`:
+whole when they fit, else broken at their clauses ("; "), then at spaces, continuation lines
+indented.
 """
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -120,3 +125,41 @@ def _pick(cell: CellText | Cell, short: bool) -> CellText:
 
 def _needed(console: Console, table: Table) -> int:
     return console.measure(table, options=console.options.update_width(_UNLIMITED)).maximum
+
+
+# Continuation lines of a wrapped line start this far in, so each line reads as part of one.
+WRAP_INDENT = "    "
+
+
+def wrap_line(text: str, width: int, indent: str = WRAP_INDENT) -> list[str]:
+    """`text` as lines of at most `width` columns: whole if it fits; else packed by clauses
+    (split after "; ", the separator kept at the end of its line), a clause too long for a
+    line broken at spaces. Never breaks a word (a word wider than a line stands alone)."""
+    if len(text) <= width:
+        return [text]
+    clauses = [c + ";" for c in text.split("; ")]
+    clauses[-1] = clauses[-1][:-1]
+    lines: list[str] = []
+    current = ""
+    for clause in clauses:
+        prefix = indent if lines or current else ""
+        candidate = f"{current} {clause}" if current else prefix + clause
+        if len(candidate) <= width:
+            current = candidate
+            continue
+        if current:
+            lines.append(current)
+        current = ""
+        pieces = textwrap.wrap(
+            clause,
+            width=width,
+            initial_indent=indent if lines else "",
+            subsequent_indent=indent,
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+        lines.extend(pieces[:-1])
+        current = pieces[-1] if pieces else ""
+    if current:
+        lines.append(current)
+    return lines

@@ -34,6 +34,9 @@ class EntryKind(StrEnum):
     VERIFIED = "verified"
     FAILED = "failed"
     HALTED = "halted"
+    # A service of the plan fleetpatch did not deploy, and why (details.reason): what the
+    # report lists as not patched by fleetpatch.
+    SKIPPED = "skipped"
     ROLLBACK_STARTED = "rollback_started"
     ROLLBACK_COMPLETED = "rollback_completed"
     PROMOTE = "promote"

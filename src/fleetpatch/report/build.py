@@ -9,6 +9,7 @@ findings = every critical and high vulnerability a service ran that was still op
 spans    = the digests each service ran during the period
 deployments = the journal's verified changes in the period, with who ran and approved
            them and the task digests observed
+not_patched = per environment, what fleetpatch could not patch (report/not_patched.py)
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from fleetpatch.report.model import (
     ServiceReport,
     Span,
 )
+from fleetpatch.report.not_patched import not_patched
 
 _ARRIVED = frozenset({EntryKind.VERIFIED, EntryKind.ROLLBACK_COMPLETED})
 
@@ -66,6 +68,14 @@ def build_report(
                 target=evidence.label(target) if target else None,
                 services=services,
                 error=env.error,
+                not_patched=not_patched(
+                    evidence.snapshot,
+                    evidence.sidecar.name,
+                    env.name,
+                    evidence.entries,
+                    services,
+                    until,
+                ),
             )
         )
     return Report(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from fleetpatch.report.model import Deployment, FindingLine
+from fleetpatch.report.model import Deployment, FindingLine, NotPatched
 
 
 def day(value: date | None) -> str:
@@ -47,3 +47,29 @@ def evidence_text(d: Deployment | None) -> str:
         return "-"
     observed = ", ".join(f"{n} on {digest[:19]}" for digest, n in d.task_digests) or "-"
     return f"journal #{d.seq}, verified {moment(d.at)}: tasks {observed}"
+
+
+NOT_PATCHED_TITLE = "Not patched by fleetpatch"
+NOT_PATCHED_NOTE = (
+    "fleetpatch could not patch these services (the reason says what to do): they are outside "
+    "its evidence, no fleetpatch record covers them, and they stay open until patched another "
+    "way; their findings keep counting against the patch clock."
+)
+
+
+def not_patched_status(item: NotPatched) -> str:
+    """What the auditor must conclude of a service fleetpatch did not patch."""
+    return {
+        "overdue": "OPEN: runs a vulnerable digest, OVERDUE",
+        "due": "OPEN: runs a vulnerable digest, due",
+        "not fixable": "OPEN: runs a vulnerable digest, no fix available yet",
+        "compliant": "no vulnerable digest runs now, but not through fleetpatch (no evidence here)",
+        "clean": "no critical or high finding in what it runs",
+    }.get(item.status, "OPEN: what it runs is not known to fleetpatch")
+
+
+def skipped_text(item: NotPatched) -> str:
+    """Where the reason comes from: the fleet as read now, or a run's journal record."""
+    if item.journal_seq is None or item.skipped_at is None:
+        return "seen in the fleet"
+    return f"skipped by a run at {moment(item.skipped_at)} (journal #{item.journal_seq})"

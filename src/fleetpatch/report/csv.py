@@ -1,5 +1,8 @@
 """The report as CSV: one row per environment x service x finding (a service without any
-critical or high finding still gets one row), for a spreadsheet or an audit tool."""
+critical or high finding still gets one row), for a spreadsheet or an audit tool.
+
+`not_patched` is set on every row of a service fleetpatch could not patch (the reason); such a
+service whose tasks fleetpatch can't read still gets one row, status `unknown`."""
 
 from __future__ import annotations
 
@@ -36,6 +39,7 @@ COLUMNS = (
     "deployed_by",
     "verified_task_digests",
     "journal_seq",
+    "not_patched",
 )
 
 
@@ -43,18 +47,33 @@ def render(report: Report) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
-    for service in report.services():
-        head = [
-            report.period.label,
-            service.environment,
-            service.service,
-            " ".join(service.running),
-        ]
-        if not service.findings:
-            writer.writerow([*head, *[""] * 9, "clean", *[""] * (len(COLUMNS) - 14)])
-        for finding in service.findings:
-            writer.writerow([*head, *_finding(finding)])
+    for env in report.environments:
+        reasons = {item.service: item.reason for item in env.not_patched}
+        for service in env.services:
+            head = [
+                report.period.label,
+                service.environment,
+                service.service,
+                " ".join(service.running),
+            ]
+            tail = [reasons.get(service.service, "")]
+            if not service.findings:
+                writer.writerow([*head, *_without_finding("clean"), *tail])
+            for finding in service.findings:
+                writer.writerow([*head, *_finding(finding), *tail])
+        seen = {s.service for s in env.services}
+        for item in env.not_patched:
+            if item.service not in seen:
+                head = [report.period.label, env.name, item.service, " ".join(item.running)]
+                writer.writerow([*head, *_without_finding(item.status), item.reason])
     return out.getvalue()
+
+
+def _without_finding(status: str) -> list[str]:
+    """The finding columns of a row without a finding: empty but for the status."""
+    before = COLUMNS.index("status") - COLUMNS.index("vulnerability")
+    after = COLUMNS.index("not_patched") - COLUMNS.index("status") - 1
+    return [*[""] * before, status, *[""] * after]
 
 
 def _finding(f: FindingLine) -> list[str]:

@@ -9,7 +9,17 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from html import escape
 
-from fleetpatch.report.common import approval_text, day, evidence_text, moment, status_text
+from fleetpatch.report.common import (
+    NOT_PATCHED_NOTE,
+    NOT_PATCHED_TITLE,
+    approval_text,
+    day,
+    evidence_text,
+    moment,
+    not_patched_status,
+    skipped_text,
+    status_text,
+)
 from fleetpatch.report.model import EnvironmentReport, Report, ServiceReport
 
 name = "html"
@@ -104,16 +114,26 @@ def _meta(report: Report) -> str:
 def _summary(report: Report) -> str:
     head = "".join(
         f"<th>{h}</th>"
-        for h in ("environment", "services", "overdue", "due", "not fixable", "compliant", "clean")
+        for h in (
+            "environment",
+            "services",
+            "overdue",
+            "due",
+            "not fixable",
+            "compliant",
+            "clean",
+            "not patched by fleetpatch",
+        )
     )
     rows = []
     for env in report.environments:
         if env.error:
             rows.append(
-                f'<tr><td>{_e(env.name)}</td><td colspan="6">not read: {_e(env.error)}</td></tr>'
+                f'<tr><td>{_e(env.name)}</td><td colspan="7">not read: {_e(env.error)}</td></tr>'
             )
             continue
         counts = [env.count(s) for s in ("overdue", "due", "not fixable", "compliant", "clean")]
+        counts.append(len(env.not_patched))
         cells = "".join(f'<td class="num">{n}</td>' for n in [len(env.services), *counts])
         rows.append(f"<tr><td>{_e(env.name)}</td>{cells}</tr>")
     return (
@@ -131,6 +151,7 @@ def _environment(report: Report, env: EnvironmentReport) -> str:
         title,
         f"<p>Target (the moving tag): <code>{_e(env.target or '-')}</code></p>",
         _chart(report, env),
+        _not_patched_table(env),
         _findings_table(env),
         _deployments_table(env),
         "</section>",
@@ -306,6 +327,27 @@ def _findings_table(env: EnvironmentReport) -> str:
                 "</tr>"
             )
     return "<h3>Findings (critical and high)</h3>" + _table("findings", head, rows)
+
+
+def _not_patched_table(env: EnvironmentReport) -> str:
+    if not env.not_patched:
+        return ""
+    head = "".join(
+        f"<th>{h}</th>" for h in ("service", "running", "status", "why, and what to do", "seen")
+    )
+    rows = []
+    for item in env.not_patched:
+        running = ", ".join(item.running) or "-"
+        css = "overdue" if item.status in ("overdue", "due", "not fixable", "unknown") else ""
+        rows.append(
+            '<tr class="not-patched">'
+            f"<td>{_e(item.service)}</td><td><code>{_e(running)}</code></td>"
+            f'<td class="{css}">{_e(not_patched_status(item))}</td>'
+            f"<td>{_e(item.reason)}</td><td><small>{_e(skipped_text(item))}</small></td>"
+            "</tr>"
+        )
+    title = f"<h3>{_e(NOT_PATCHED_TITLE)} ({len(env.not_patched)})</h3>"
+    return f"{title}<p>{_e(NOT_PATCHED_NOTE)}</p>" + _table("not-patched", head, rows)
 
 
 def _deployments_table(env: EnvironmentReport) -> str:

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from fleetpatch.report.common import approval_text, day, evidence_text, moment, status_text
+from fleetpatch.report.common import (
+    NOT_PATCHED_NOTE,
+    NOT_PATCHED_TITLE,
+    approval_text,
+    day,
+    evidence_text,
+    moment,
+    not_patched_status,
+    skipped_text,
+    status_text,
+)
 from fleetpatch.report.model import EnvironmentReport, Report, ServiceReport
 
 name = "md"
@@ -46,9 +56,31 @@ def _environment(env: EnvironmentReport) -> list[str]:
     for service in env.services:
         lines += _summary_rows(service)
     lines.append("")
+    lines += _not_patched(env)
     for service in env.services:
         lines += _service(service)
     return lines
+
+
+def _not_patched(env: EnvironmentReport) -> list[str]:
+    if not env.not_patched:
+        return []
+    lines = [
+        f"### {NOT_PATCHED_TITLE} ({len(env.not_patched)})",
+        "",
+        NOT_PATCHED_NOTE,
+        "",
+        "| service | running | status | why, and what to do | seen |",
+        "|---|---|---|---|---|",
+    ]
+    for item in env.not_patched:
+        running = ", ".join(item.running) or "-"
+        reason = item.reason.replace("|", "\\|")
+        lines.append(
+            f"| {item.service} | {running} | {not_patched_status(item)} | {reason} "
+            f"| {skipped_text(item)} |"
+        )
+    return [*lines, ""]
 
 
 def _summary_rows(service: ServiceReport) -> list[str]:

@@ -126,6 +126,19 @@ class ServiceReport:
 
 
 @dataclass(frozen=True, slots=True)
+class NotPatched:
+    """A service fleetpatch may not deploy now, or that its latest run skipped and no later
+    run verified: outside fleetpatch's evidence, open until patched some other way."""
+
+    service: str  # cluster/service
+    reason: str  # why, and what to do (rollout/plan.py `ineligible`, or the run's skip)
+    running: tuple[str, ...]  # labels of the digests it runs (empty: not known)
+    status: str  # its worst finding's status (ServiceReport.worst_status), or "unknown"
+    skipped_at: datetime | None = None  # when a run journaled the skip (None: seen in the fleet)
+    journal_seq: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class EnvironmentReport:
     name: str
     account: str
@@ -133,6 +146,8 @@ class EnvironmentReport:
     target: str | None  # label of where the moving tag points
     services: tuple[ServiceReport, ...]
     error: str | None = None
+    # What fleetpatch could not patch: an auditor must see it, not a shorter list.
+    not_patched: tuple[NotPatched, ...] = ()
 
     def count(self, status: str) -> int:
         return sum(1 for s in self.services if s.worst_status == status)

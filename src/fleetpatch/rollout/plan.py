@@ -351,14 +351,21 @@ def ineligible(service: ServiceSnapshot) -> str | None:
     return None
 
 
-def not_patchable(snapshot: Snapshot) -> list[dict[str, str]]:
-    """Services fleetpatch may not deploy (`ineligible`), for `status`: an auditor sees what
-    fleetpatch can't patch, not a shorter list."""
+def not_patchable(snapshot: Snapshot, sidecar: str | None = None) -> list[dict[str, str]]:
+    """Services fleetpatch may not deploy (`ineligible`), for `status` and the report: an
+    auditor sees what fleetpatch can't patch, not a shorter list. `sidecar`: only services
+    running that sidecar (and those without a task definition, which nobody can rule out)."""
+
+    def concerned(s: ServiceSnapshot) -> bool:
+        if not s.task_definition:
+            return True
+        return _has(s, sidecar) if sidecar is not None else s.has_sidecar
+
     return [
         {"environment": env.name, "service": f"{s.cluster}/{s.service}", "reason": reason}
         for env in snapshot.environments
         for s in env.services
-        if (s.has_sidecar or not s.task_definition) and (reason := ineligible(s)) is not None
+        if concerned(s) and (reason := ineligible(s)) is not None
     ]
 
 

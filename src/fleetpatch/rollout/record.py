@@ -171,6 +171,14 @@ class Recorder:
         self.emit("failed", {"service": key, "reason": reason, "earlier": True})
 
     def skipped(self, key: str, reason: str) -> None:
+        """Journaled too: the report lists what fleetpatch did not patch, and why."""
+        step = next((s for s in self.plan.services if s.key == key), None)
+        self.append(
+            EntryKind.SKIPPED,
+            service=key,
+            digest_before=step.digest_before if step is not None else None,
+            details={"reason": reason},
+        )
         self.result.services[key] = ServiceResult(key, "skipped", reason)
         self.emit("service_skipped", {"service": key, "reason": reason})
 
