@@ -185,6 +185,44 @@ class EcrRegistry:
                     digests[str(image_id["imageTag"])] = str(image_id["imageDigest"])
         return digests
 
+    def image_status(self, name: str, digest: str) -> str | None:
+        """The image's imageStatus (ACTIVE, ARCHIVED, ACTIVATING); None when ECR says none
+        (or, in another account's registry, can't be read)."""
+        try:
+            answer = self._ecr.describe_images(
+                **self._request(name, imageIds=[{"imageDigest": digest}])
+            )
+        except ClientError:
+            if self._registry_id is None:
+                raise
+            return None
+        for detail in answer.get("imageDetails", []):
+            status = detail.get("imageStatus")
+            return str(status) if status else None
+        return None
+
+    def tag_mutability(self, name: str) -> tuple[str, tuple[str, ...]]:
+        """The repository's imageTagMutability and its exclusion filters (MUTABLE when
+        another account's repository can't be read: the re-tag itself will say)."""
+        try:
+            answer = self._ecr.describe_repositories(**self._names(name))
+        except ClientError:
+            if self._registry_id is None:
+                raise
+            return "MUTABLE", ()
+        for found in answer.get("repositories", []):
+            filters = tuple(
+                str(f["filter"]) for f in found.get("imageTagMutabilityExclusionFilters", [])
+            )
+            return str(found.get("imageTagMutability") or "MUTABLE"), filters
+        return "MUTABLE", ()
+
+    def _names(self, name: str) -> dict[str, Any]:
+        request: dict[str, Any] = {"repositoryNames": [name]}
+        if self._registry_id:
+            request["registryId"] = self._registry_id
+        return request
+
     def _refusal(self, name: str, exc: ClientError) -> str:
         """One line for another account's refusal."""
         code = _code(exc)

@@ -141,6 +141,7 @@ def plan_only_sidecar(
     mode: Mode,
     *,
     allow_other_changes: bool = False,
+    pin_other_changes: bool = False,
 ) -> Plan:
     """`plan`, with moving-tag mode's other-container changes read from their registries
     first."""
@@ -157,4 +158,5 @@ def plan_only_sidecar(
         mode,
         other_changes=changes,
         allow_other_changes=allow_other_changes,
+        pin_other_changes=pin_other_changes,
     )
