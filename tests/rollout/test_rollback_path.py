@@ -33,10 +33,8 @@ def test_the_path_follows_the_registry(image: str, kind: str, says: str) -> None
     assert path.mode == ("tag" if kind == "retag" else "pin")
 
 
-@given(
-    image=st.sampled_from(
-        ["fluent-bit", "public.ecr.aws/a/b", f"{SHARED}.dkr.ecr.us-east-1.amazonaws.com/x"]
-    )
+@pytest.mark.parametrize(
+    "image", ["fluent-bit", "public.ecr.aws/a/b", f"{SHARED}.dkr.ecr.us-east-1.amazonaws.com/x"]
 )
 def test_pin_is_pin_wherever_the_sidecar_lives(image: str) -> None:
     location = locate(parse_image(image), OWN, "eu-west-1")
