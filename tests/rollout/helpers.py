@@ -8,7 +8,7 @@ from typing import Any
 from fleetpatch.aws.session import AwsSessions
 from fleetpatch.config import Config
 from fleetpatch.inventory.collect import collect
-from fleetpatch.inventory.registry import open_origin
+from fleetpatch.inventory.registry import open_origin, registry_opener
 from fleetpatch.journal import SqliteJournal, default_lock_owner
 from fleetpatch.rollout.events import Event, ListSink
 from fleetpatch.rollout.executor import Rollout, RolloutOptions, RolloutResult
@@ -50,9 +50,9 @@ def make_plan(
     sidecar = config.sidecar()
     env = next(e for e in snapshot.environments if e.name == environment)
     chosen = resolve_target(env, sidecar, **target)
-    ecr = AwsSessions(config).get(environment).ecr()
+    aws = AwsSessions(config).get(environment)
     return plan_only_sidecar(
-        ecr,
+        registry_opener(aws, config.registry_endpoints()),
         snapshot,
         environment,
         sidecar,

@@ -184,3 +184,23 @@ def test_status_lists_what_fleetpatch_cannot_patch() -> None:
     (item,) = not_patchable(snap)
     assert (item["environment"], item["service"]) == ("dev", "main/payments")
     assert item["reason"].startswith("deployment controller CODE_DEPLOY:")
+
+
+def test_other_changes_are_skipped_in_rollout_and_pinned_in_rollback() -> None:
+    from fleetpatch.rollout.others import OtherChange
+
+    snap = snapshot(service("api"), service("web"))
+    target = resolve_target(snap.environments[0], SIDECAR)
+    moved = {"main/api": (OtherChange("app", "shop:latest", OLD, NEW, "its tag moved"),)}
+    rollout = plan(snap, "dev", SIDECAR, target, other_changes=moved)
+    assert [s.key for s in rollout.services] == ["main/web"]
+    assert [s.key for s in rollout.skipped] == ["main/api"]
+
+    rollback = plan(snap, "dev", SIDECAR, target, other_changes=moved, pin_other_changes=True)
+    assert {s.key: s.pin for s in rollback.services} == {"main/api": True, "main/web": False}
+    assert rollback.skipped == ()
+    (note,) = rollback.notes
+    assert note.startswith("main/api is pinned instead (a forced deployment would also change app")
+    # Pin mode pins everything anyway: the option changes nothing there.
+    pinned = plan(snap, "dev", SIDECAR, target, mode="pin", other_changes=moved)
+    assert {s.key for s in pinned.services} == {"main/api", "main/web"}

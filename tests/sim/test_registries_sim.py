@@ -68,6 +68,69 @@ def test_another_accounts_repository_is_readable_not_writable(sim: Simulator) ->
     assert "no resource-based policy allows the ecr:PutImage action" in str(refused.value)
 
 
+def push_grant(principal: str, actions: list[str], effect: str = "Allow") -> dict[str, Any]:
+    """A repository policy statement, as the ECR user guide's "Allow another account" one."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "Push", "Effect": effect, "Principal": {"AWS": principal}, "Action": actions}
+        ],
+    }
+
+
+def test_a_repository_policy_lets_another_account_write(sim: Simulator) -> None:
+    """Cross-account PutImage needs a repository policy that allows it (ECR user guide,
+    "Private repository policy examples"); set with SetRepositoryPolicy by the owner."""
+    owner = client(sim, "ecr", "registry")
+    ecr = client(sim, "ecr", "dev")
+    image = ecr.batch_get_image(
+        registryId=SHARED, repositoryName="fluent-bit", imageIds=[{"imageTag": "stable"}]
+    )["images"][0]
+    put = {
+        "registryId": SHARED,
+        "repositoryName": "fluent-bit",
+        "imageManifest": image["imageManifest"],
+        "imageTag": "other",
+    }
+    # A grant to someone else allows nothing to dev's account.
+    owner.set_repository_policy(
+        repositoryName="fluent-bit",
+        policyText=json.dumps(push_grant("arn:aws:iam::333333333333:root", ["ecr:PutImage"])),
+    )
+    with pytest.raises(ClientError) as refused:
+        ecr.put_image(**put)
+    assert error_code(refused) == "AccessDeniedException"
+
+    owner.set_repository_policy(
+        repositoryName="fluent-bit",
+        policyText=json.dumps(push_grant("arn:aws:iam::111111111111:root", ["ecr:Put*"])),
+    )
+    answer = ecr.put_image(**put)
+    assert answer["image"]["registryId"] == SHARED
+    tagged = owner.describe_images(repositoryName="fluent-bit", imageIds=[{"imageTag": "other"}])
+    assert tagged["imageDetails"][0]["imageDigest"] == image["imageId"]["imageDigest"]
+
+    # An explicit deny wins, for reads too.
+    owner.set_repository_policy(
+        repositoryName="fluent-bit",
+        policyText=json.dumps(push_grant("111111111111", ["ecr:*"], effect="Deny")),
+    )
+    with pytest.raises(ClientError) as denied:
+        ecr.describe_images(registryId=SHARED, repositoryName="fluent-bit")
+    assert error_code(denied) == "AccessDeniedException"
+    assert "explicit deny" in str(denied.value)
+
+
+def test_a_scenario_repository_policy_is_the_repositorys_policy() -> None:
+    scenario_ = scenario()
+    grant = push_grant("arn:aws:iam::111111111111:root", ["ecr:PutImage"])
+    scenario_["environments"][1]["repositories"][0]["policy"] = grant
+    with Simulator(scenario_) as simulator:
+        owner = client(simulator, "ecr", "registry")
+        text = owner.get_repository_policy(repositoryName="fluent-bit")["policyText"]
+        assert json.loads(text) == grant
+
+
 def test_get_download_url_for_layer_serves_the_config_blob(sim: Simulator) -> None:
     ecr = client(sim, "ecr", "dev")
     image = ecr.batch_get_image(

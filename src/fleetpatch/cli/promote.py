@@ -61,6 +61,10 @@ class ChecksPrinter:
                 if check["status"] == "warn":
                     print_note(f"pre-flight warning: {check['message']}")
             return
+        if event.kind == "rollback_path":
+            # The re-tag was refused after confirmation: say at once that it pins instead.
+            print_note(f"rollback by {event.data['why']}")
+            return
         self._rollout.emit(event)
 
 
@@ -209,7 +213,9 @@ def rollback_command(
         "previous", "--to", help="'previous' (journal, else ECS revisions, else ECR) or a digest."
     ),
     sidecar: str | None = typer.Option(None, "--sidecar", "-s", help=SIDECAR_HELP),
-    pin: bool = typer.Option(False, "--pin", help="Return each service to its revision before."),
+    pin: bool = typer.Option(
+        False, "--pin", help="Return each service to its revision before (moves no tag)."
+    ),
     yes: bool = typer.Option(False, "--yes", "-y", help=YES_HELP),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
     strict: bool = typer.Option(False, "--strict", help="Refuse on pre-flight warnings."),
@@ -217,7 +223,8 @@ def rollback_command(
         5.0, "--poll-interval", min=0.01, hidden=True, help="First poll interval, seconds."
     ),
 ) -> None:
-    """Return the environment to the previous digest (re-tag, then roll out and verify)."""
+    """Return the environment to the previous digest: re-tag where fleetpatch may write, else
+    pin it; then roll out and verify."""
     config = _config(ctx)
     mode: Mode = "pin" if pin else "tag"
     with _running(
@@ -231,15 +238,18 @@ def rollback_command(
             "digest": result.digest,
             "digest_before": result.digest_before,
             "found_in": result.found_in,
+            **(result.path.to_json() if result.path else {}),
             "ok": result.rollout.ok,
         }
         sys.stdout.write(json.dumps(summary) + "\n")  # one line, like the events before it
     else:
         if result.retag is not None:
             _print_retag(env, result.retag)
+        how = f" by {result.path.why}" if result.path else ""
         console.print(
             f"{env}: rolled back to {short_digest(result.digest)} "
-            f"(previous digest from {result.found_in})",
+            f"(previous digest from {result.found_in}){how}",
             highlight=False,
+            soft_wrap=True,
         )
     _finish(result.rollout, as_json, env)

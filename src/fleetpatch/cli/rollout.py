@@ -26,7 +26,7 @@ from fleetpatch.cli.tables import Cell, Column, FitTable
 from fleetpatch.config import Config
 from fleetpatch.core.images import short_digest
 from fleetpatch.errors import EnvironmentFailure, UserError
-from fleetpatch.inventory.registry import open_origin
+from fleetpatch.inventory.registry import open_origin, registry_opener
 from fleetpatch.journal import LockLost, default_lock_owner, open_journal
 from fleetpatch.journal.render import entry_to_json, verify_table, verify_to_json
 from fleetpatch.rollout.dryrun import planned_calls
@@ -116,9 +116,9 @@ def build_plan(
     if env_snapshot.error is not None:
         raise EnvironmentFailure(env, env_snapshot.error)
     target = resolve_target(env_snapshot, sidecar, digest=digest, version=version)
-    ecr = AwsSessions(config).get(environment.name).ecr()
+    aws = AwsSessions(config).get(environment.name)
     return plan_only_sidecar(
-        ecr,
+        registry_opener(aws, config.registry_endpoints()),
         snapshot,
         environment.name,
         sidecar,

@@ -99,6 +99,15 @@ class OciRegistry:
         manifest = self.manifest(name, tag)
         return manifest.digest if manifest is not None else None
 
+    def tag_digests(self, name: str, tags: Sequence[str]) -> dict[str, str]:
+        """One manifest request per tag (the distribution API has no batch read)."""
+        digests: dict[str, str] = {}
+        for tag in dict.fromkeys(tags):
+            manifest = self.manifest(name, tag)
+            if manifest is not None:
+                digests[tag] = manifest.digest
+        return digests
+
     def manifest(self, name: str, reference: str) -> Manifest | None:
         """The manifest for a tag or digest; None when the registry has none (404)."""
         url = f"{self._base}/v2/{name}/manifests/{reference}"

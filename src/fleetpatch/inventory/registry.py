@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from fleetpatch.aws.session import AwsEnvironment
 
 IMAGES_PER_PAGE = 1000
+TAGS_PER_BATCH = 100  # BatchGetImage's imageIds limit
 
 # Every manifest type ECR stores; without them BatchGetImage may convert to schema 1.
 MANIFEST_TYPES = [
@@ -52,8 +53,10 @@ __all__ = [
     "OciRegistry",
     "Registry",
     "RegistryError",
+    "RegistryOpener",
     "open_origin",
     "open_registry",
+    "registry_opener",
 ]
 
 
@@ -69,6 +72,11 @@ class Registry(Protocol):
 
     def tag_digest(self, name: str, tag: str) -> str | None:
         """Where `tag` points now, or None."""
+        ...
+
+    def tag_digests(self, name: str, tags: Sequence[str]) -> dict[str, str]:
+        """tag -> where it points now, for those of `tags` the repository has (none when
+        the repository doesn't exist); raises RegistryError when it can't be read."""
         ...
 
     def manifest(self, name: str, reference: str) -> Manifest | None:
@@ -107,16 +115,10 @@ class EcrRegistry:
             images = self._images(name)
             policy = self._policy(name) if self._registry_id is None else None
         except ClientError as exc:
-            code = _code(exc)
-            if code == "RepositoryNotFoundException":
+            if _code(exc) == "RepositoryNotFoundException":
                 error = f"{self._where(name)} does not exist"
-            elif self._registry_id is not None and code.startswith("AccessDenied"):
-                error = (
-                    f"{self._where(name)}: access denied; its repository policy must allow "
-                    "ecr:DescribeImages and ecr:BatchGetImage to this environment's account"
-                )
             elif self._registry_id is not None:
-                error = f"{self._where(name)}: {exc.operation_name} failed: {code}"
+                error = self._refusal(name, exc)
             else:
                 raise
             return RepositorySnapshot(name, error=error, registry=self.host)
@@ -155,6 +157,81 @@ class EcrRegistry:
             raise
         details = answer.get("imageDetails", [])
         return str(details[0]["imageDigest"]) if details else None
+
+    def tag_digests(self, name: str, tags: Sequence[str]) -> dict[str, str]:
+        """One BatchGetImage per 100 tags: unlike DescribeImages it reports a missing tag
+        per image (`failures`) instead of failing the whole call."""
+        ordered = sorted(set(tags))
+        digests: dict[str, str] = {}
+        for start in range(0, len(ordered), TAGS_PER_BATCH):
+            batch = ordered[start : start + TAGS_PER_BATCH]
+            try:
+                answer = self._ecr.batch_get_image(
+                    **self._request(name, imageIds=[{"imageTag": tag} for tag in batch])
+                )
+            except ClientError as exc:
+                if _code(exc) == "RepositoryNotFoundException":
+                    return {}
+                if self._registry_id is None:
+                    raise
+                raise RegistryError(self._refusal(name, exc)) from None
+            except BotoCoreError as exc:
+                if self._registry_id is None:
+                    raise
+                raise RegistryError(f"{self._where(name)}: {exc}") from None
+            for image in answer.get("images", []):
+                image_id = image.get("imageId", {})
+                if image_id.get("imageTag") and image_id.get("imageDigest"):
+                    digests[str(image_id["imageTag"])] = str(image_id["imageDigest"])
+        return digests
+
+    def image_status(self, name: str, digest: str) -> str | None:
+        """The image's imageStatus (ACTIVE, ARCHIVED, ACTIVATING); None when ECR says none
+        (or, in another account's registry, can't be read)."""
+        try:
+            answer = self._ecr.describe_images(
+                **self._request(name, imageIds=[{"imageDigest": digest}])
+            )
+        except ClientError:
+            if self._registry_id is None:
+                raise
+            return None
+        for detail in answer.get("imageDetails", []):
+            status = detail.get("imageStatus")
+            return str(status) if status else None
+        return None
+
+    def tag_mutability(self, name: str) -> tuple[str, tuple[str, ...]]:
+        """The repository's imageTagMutability and its exclusion filters (MUTABLE when
+        another account's repository can't be read: the re-tag itself will say)."""
+        try:
+            answer = self._ecr.describe_repositories(**self._names(name))
+        except ClientError:
+            if self._registry_id is None:
+                raise
+            return "MUTABLE", ()
+        for found in answer.get("repositories", []):
+            filters = tuple(
+                str(f["filter"]) for f in found.get("imageTagMutabilityExclusionFilters", [])
+            )
+            return str(found.get("imageTagMutability") or "MUTABLE"), filters
+        return "MUTABLE", ()
+
+    def _names(self, name: str) -> dict[str, Any]:
+        request: dict[str, Any] = {"repositoryNames": [name]}
+        if self._registry_id:
+            request["registryId"] = self._registry_id
+        return request
+
+    def _refusal(self, name: str, exc: ClientError) -> str:
+        """One line for another account's refusal."""
+        code = _code(exc)
+        if code.startswith("AccessDenied"):
+            return (
+                f"{self._where(name)}: access denied; its repository policy must allow "
+                "ecr:DescribeImages and ecr:BatchGetImage to this environment's account"
+            )
+        return f"{self._where(name)}: {exc.operation_name} failed: {code}"
 
     def manifest(self, name: str, reference: str) -> Manifest | None:
         key = "imageDigest" if reference.startswith("sha256:") else "imageTag"
@@ -196,6 +273,15 @@ def open_registry(
         assert location.account is not None and location.region is not None
         return EcrRegistry(aws.ecr(location.region), location.account, location.host)
     return OciRegistry(location.host, endpoints.get(location.host))
+
+
+# Opens the registry a location names (open_registry, bound to an environment and the config).
+RegistryOpener = Callable[[RegistryLocation], Registry]
+
+
+def registry_opener(aws: AwsEnvironment, endpoints: Mapping[str, str]) -> RegistryOpener:
+    """`open_registry` for the environment `aws`, with the config's OCI endpoint overrides."""
+    return lambda location: open_registry(aws, location, endpoints)
 
 
 def open_origin(aws: AwsEnvironment, origin: str, endpoints: Mapping[str, str]) -> Registry:

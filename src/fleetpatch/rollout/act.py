@@ -39,8 +39,11 @@ def start_deployment(
     target: str,
     task_definitions: Mapping[str, str],
 ) -> Started:
-    """UpdateService for one service (and RegisterTaskDefinition first in pin mode)."""
+    """UpdateService for one service (and RegisterTaskDefinition first in pin mode, or for a
+    step the plan pins in moving-tag mode: `step.pin`)."""
     cluster, service = ecs_api.split_key(step.key)
+    if step.pin:
+        mode = "pin"
     details: dict[str, Any] = {"mode": mode}
     if mode == "pin":
         arn = task_definitions.get(step.key) or _register_pinned(ecs, step, target)

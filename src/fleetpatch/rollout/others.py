@@ -6,14 +6,16 @@ on `:latest` (or any tag that moved since its tasks started) would ship new appl
 under a sidecar patch. Before moving-tag mode deploys a service, each other container's
 reference is resolved to the digest it points to now and compared with what its tasks run:
 
-    changes = other_changes(ecr, account, region, services)   # key -> (OtherChange, ...)
+    changes = other_changes(registries, account, region, services)  # key -> (OtherChange, ...)
 
-One BatchGetImage per repository and 100 tags (it reports a missing tag per image instead of
-failing the call, as DescribeImages does). A reference by digest can't change; a reference
-fleetpatch can't resolve (another region, a registry other than ECR) counts as a change it
-cannot rule out; a tag ECR does not have is no change (ECS could not pull it either). Pin
-mode needs none of this: it pins the other containers to the digests
-their tasks run now (rollout/pin.py).
+Each reference is read where it lives (core.images.locate, inventory.registry): the
+environment's own ECR or another account's / region's (one BatchGetImage per repository and
+100 tags: it reports a missing tag per image instead of failing the call, as DescribeImages
+does), ECR Public, Docker Hub or any OCI registry (one manifest request per tag). A reference
+by digest can't change; a registry that can't be read (access denied, unreachable) counts as
+a change fleetpatch cannot rule out; a tag the registry does not have is no change (ECS could
+not pull it either). Pin mode needs none of this: it pins the other containers to the
+digests their tasks run now (rollout/pin.py).
 """
 
 from __future__ import annotations
@@ -23,14 +25,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from fleetpatch.config import Policy, Sidecar
-from fleetpatch.core.images import locate, parse_image, short_digest
+from fleetpatch.core.images import RegistryLocation, canonical, locate, parse_image, short_digest
 from fleetpatch.core.snapshot import OtherContainer, ServiceSnapshot, Snapshot
+from fleetpatch.inventory.registry import RegistryError, RegistryOpener
 from fleetpatch.rollout.plan import Mode, Plan, Target, plan
-
-TAGS_PER_BATCH = 100
 
 
 @dataclass(frozen=True)
@@ -62,18 +61,20 @@ class OtherChange:
 
 
 def other_changes(
-    ecr: Any, account: str, region: str, services: Iterable[ServiceSnapshot]
+    registries: RegistryOpener, account: str, region: str, services: Iterable[ServiceSnapshot]
 ) -> dict[str, tuple[OtherChange, ...]]:
-    """`cluster/service` -> its other containers that a forced new deployment would change."""
+    """`cluster/service` -> its other containers that a forced new deployment would change.
+    `registries` opens the registry a `RegistryLocation` names (inventory.registry)."""
     services = list(services)
-    wanted: dict[tuple[str, str], set[str]] = defaultdict(set)
+    wanted: dict[tuple[RegistryLocation, str], set[str]] = defaultdict(set)
     for service in services:
         for other in service.others:
-            place = _ecr_place(other.image, account, region)
-            ref = parse_image(other.image)
-            if place is not None and not ref.by_digest and ref.tag:
-                wanted[place].add(ref.tag)
-    resolved = {place: _resolve(ecr, place, tags) for place, tags in wanted.items()}
+            ref = canonical(parse_image(other.image))
+            if not ref.by_digest:
+                wanted[(locate(ref, account, region), ref.repository)].add(ref.tag or "latest")
+    resolved = {
+        place: _resolve(registries, place, tags) for place, tags in sorted(wanted.items(), key=_by)
+    }
     found: dict[str, tuple[OtherChange, ...]] = {}
     for service in services:
         changes = [
@@ -86,65 +87,52 @@ def other_changes(
     return found
 
 
+# Where a repository's tags point now, or why that can't be read.
+_Resolved = dict[str, str] | str
+
+
+def _by(item: tuple[tuple[RegistryLocation, str], set[str]]) -> tuple[str, str]:
+    (location, repository), _ = item
+    return location.host, repository
+
+
 def _change(
     other: OtherContainer,
     account: str,
     region: str,
-    resolved: dict[tuple[str, str], dict[str, str]],
+    resolved: dict[tuple[RegistryLocation, str], _Resolved],
 ) -> OtherChange | None:
-    ref = parse_image(other.image)
+    ref = canonical(parse_image(other.image))
     if ref.by_digest:
         return None  # pinned: a new deployment resolves it to the same digest
     before = other.digest
-    place = _ecr_place(other.image, account, region)
-    if place is None:
-        why = "not in this region's ECR: fleetpatch can't tell where its tag points now"
-        return OtherChange(other.name, other.image, before, None, why)
-    after = resolved.get(place, {}).get(ref.tag or "latest")
+    answer = resolved.get((locate(ref, account, region), ref.repository), {})
+    if isinstance(answer, str):
+        return OtherChange(other.name, other.image, before, None, answer)
+    after = answer.get(ref.tag or "latest")
     if after is None:
-        # ECR has no such tag: ECS could not pull it either, so no new code would ship (the
-        # deployment would fail on the pull, and say so in ECS's words).
+        # The registry has no such tag: ECS could not pull it either, so no new code would
+        # ship (the deployment would fail on the pull, and say so in ECS's words).
         return None
     if before is not None and after == before:
         return None
     return OtherChange(other.name, other.image, before, after, "its tag moved")
 
 
-def _ecr_place(image: str, account: str, region: str) -> tuple[str, str] | None:
-    """(registry id, repository) for an image in an ECR of the environment's region."""
-    ref = parse_image(image)
-    where = locate(ref, account, region)
-    if where.kind == "oci" or where.region != region or where.account is None:
-        return None
-    return where.account, ref.repository
-
-
-def _resolve(ecr: Any, place: tuple[str, str], tags: set[str]) -> dict[str, str]:
-    """tag -> digest it points to now, for the tags ECR has."""
-    registry_id, repository = place
-    ordered = sorted(tags)
-    digests: dict[str, str] = {}
-    for start in range(0, len(ordered), TAGS_PER_BATCH):
-        batch = ordered[start : start + TAGS_PER_BATCH]
-        try:
-            answer = ecr.batch_get_image(
-                registryId=registry_id,
-                repositoryName=repository,
-                imageIds=[{"imageTag": tag} for tag in batch],
-            )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "RepositoryNotFoundException":
-                return {}  # no such repository: nothing ECS could pull, nothing that changes
-            raise
-        for image in answer.get("images", []):
-            image_id = image.get("imageId", {})
-            if image_id.get("imageTag") and image_id.get("imageDigest"):
-                digests[str(image_id["imageTag"])] = str(image_id["imageDigest"])
-    return digests
+def _resolve(
+    registries: RegistryOpener, place: tuple[RegistryLocation, str], tags: set[str]
+) -> _Resolved:
+    """tag -> digest it points to now (for the tags the registry has), or, when the registry
+    can't be read, why: fleetpatch can't tell where those tags point."""
+    location, repository = place
+    try:
+        return registries(location).tag_digests(repository, sorted(tags))
+    except RegistryError as exc:
+        return f"fleetpatch can't tell where its tag points now ({exc})"
 
 
 def plan_only_sidecar(
-    ecr: Any,
+    registries: RegistryOpener,
     snapshot: Snapshot,
     environment: str,
     sidecar: Sidecar,
@@ -153,12 +141,14 @@ def plan_only_sidecar(
     mode: Mode,
     *,
     allow_other_changes: bool = False,
+    pin_other_changes: bool = False,
 ) -> Plan:
-    """`plan`, with moving-tag mode's other-container changes read from ECR first."""
+    """`plan`, with moving-tag mode's other-container changes read from their registries
+    first."""
     changes: dict[str, tuple[OtherChange, ...]] = {}
     if mode == "tag":
         env = next(e for e in snapshot.environments if e.name == environment)
-        changes = other_changes(ecr, env.account, env.region, env.services)
+        changes = other_changes(registries, env.account, env.region, env.services)
     return plan(
         snapshot,
         environment,
@@ -168,4 +158,5 @@ def plan_only_sidecar(
         mode,
         other_changes=changes,
         allow_other_changes=allow_other_changes,
+        pin_other_changes=pin_other_changes,
     )

@@ -71,6 +71,9 @@ class ServiceStep:
     others: tuple[tuple[str, str], ...] = ()
     # Minutes its strategy bakes at least (0 for ROLLING): the wave's estimate.
     bake_minutes: float = 0.0
+    # Deployed by pinning even in moving-tag mode: a forced deployment would change its other
+    # containers too (rollback pins those services rather than ship their new tags).
+    pin: bool = False
 
     @property
     def key(self) -> str:
@@ -85,6 +88,7 @@ class ServiceStep:
             "task_definition": self.task_definition,
             "digest_before": self.digest_before,
             "desired_count": self.desired_count,
+            "pinned": self.pin,
         }
 
 
@@ -263,11 +267,14 @@ def plan(
     *,
     other_changes: Mapping[str, Sequence[OtherChangeLike]] | None = None,
     allow_other_changes: bool = False,
+    pin_other_changes: bool = False,
 ) -> Plan:
     """Services of `environment` whose sidecar doesn't run `target`, canary waves first, then
     batches of `policy.max_parallel`; services already on the target are listed as done.
     `other_changes` (moving-tag mode): what a forced deployment would change besides the
-    sidecar, per service; those services are skipped unless `allow_other_changes`."""
+    sidecar, per service; those services are skipped unless `allow_other_changes`, or
+    deployed by pinning with `pin_other_changes` (rollback: the urgent path is not blocked,
+    and no other container changes)."""
     other_changes = other_changes or {}
     policy = policy or Policy()
     env = _environment(snapshot, environment)
@@ -294,6 +301,13 @@ def plan(
                 skipped.append(Skipped(step.key, reason))
                 continue
             changes = tuple(other_changes.get(step.key, ()))
+            if mode == "tag" and changes and pin_other_changes:
+                notes.append(
+                    f"{step.key} is pinned instead (a forced deployment would also change "
+                    f"{_listed(changes)}): only the sidecar changes"
+                )
+                todo.append(replace(step, pin=True))
+                break
             if mode == "tag" and changes and not allow_other_changes:
                 skipped.append(Skipped(step.key, _other_changes_reason(changes), changes))
                 continue

@@ -99,17 +99,26 @@ def gather(
     if target.registry:
         if registry is None:
             raise ValueError(f"the target is in {target.registry}: pass its registry")
+        where = f"{target.registry}/{repository}"
         manifest = registry.manifest(repository, target.digest)
-        present[f"{target.registry}/{repository}"] = manifest is not None
+        present[where] = manifest is not None
         if manifest is not None:
             platforms = image_platforms(registry, repository, manifest)
+        # Another account's ECR says what the own ECR says: archived? may the tag move?
+        # (An OCI registry has no archive and fleetpatch moves no tag there.)
+        if isinstance(registry, EcrRegistry):
+            status = registry.image_status(repository, target.digest) if manifest else None
+            if status is not None:
+                statuses[where] = status
+            if moves_tag is not None:
+                mutability, exclusions = registry.tag_mutability(repository)
     else:
         for environment, ecr in ecrs.items():
             own = EcrRegistry(ecr)
             manifest = own.manifest(repository, target.digest)
             present[f"{environment}/{repository}"] = manifest is not None
             if manifest is not None:
-                status = _image_status(ecr, repository, target.digest)
+                status = own.image_status(repository, target.digest)
                 if status is not None:
                     statuses[f"{environment}/{repository}"] = status
             if environment == the_plan.environment and manifest is not None:
@@ -117,7 +126,8 @@ def gather(
         currents = {s.digest_before for s in steps if s.digest_before}
         critical = _critical(ecrs[the_plan.environment], repository, {target.digest} | currents)
         if moves_tag is not None:
-            mutability, exclusions = _tag_mutability(ecrs[the_plan.environment], repository)
+            own = EcrRegistry(ecrs[the_plan.environment])
+            mutability, exclusions = own.tag_mutability(repository)
     services = _service_facts(ecs, steps)
     approval = approval_for(entries, the_plan.environment, target.digest)
     return Facts(
@@ -133,26 +143,6 @@ def gather(
         tag_mutability=mutability,
         mutability_exclusions=exclusions,
     )
-
-
-def _image_status(ecr: ECRClient, repository: str, digest: str) -> str | None:
-    """The image's imageStatus (ACTIVE, ARCHIVED, ACTIVATING); None when ECR doesn't say."""
-    answer = ecr.describe_images(repositoryName=repository, imageIds=[{"imageDigest": digest}])
-    for detail in answer.get("imageDetails", []):
-        status = detail.get("imageStatus")
-        return str(status) if status else None
-    return None
-
-
-def _tag_mutability(ecr: ECRClient, repository: str) -> tuple[str, tuple[str, ...]]:
-    """The repository's imageTagMutability and its exclusion filters."""
-    answer = ecr.describe_repositories(repositoryNames=[repository])
-    for found in answer.get("repositories", []):
-        filters = tuple(
-            str(f["filter"]) for f in found.get("imageTagMutabilityExclusionFilters", [])
-        )
-        return str(found.get("imageTagMutability") or "MUTABLE"), filters
-    return "MUTABLE", ()
 
 
 def _service_facts(ecs: ECSClient, steps: Sequence[ServiceStep]) -> tuple[ServiceFacts, ...]:

@@ -206,9 +206,14 @@ def promote(
             target = dataclasses.replace(target, tag=move_tag, chosen_by=f"promoted from {source}")
         else:
             target = dataclasses.replace(target, chosen_by=f"promoted from {source}")
-        ecr = runner.sessions.get(destination).ecr()
         the_plan = plan_only_sidecar(
-            ecr, snapshot, destination, dest_sidecar, target, config.policy, mode
+            runner.registries(destination),
+            snapshot,
+            destination,
+            dest_sidecar,
+            target,
+            config.policy,
+            mode,
         )
         if mode == "tag" and target.tag is None and the_plan.waves:
             raise UserError(

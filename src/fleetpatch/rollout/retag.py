@@ -36,21 +36,36 @@ class Retag:
     changed: bool  # False: the tag already pointed there
 
 
-def get_manifest(ecr: ECRClient, repository: str, digest: str) -> dict[str, Any] | None:
+def _in(repository: str, registry_id: str | None, **members: Any) -> dict[str, Any]:
+    """A request for `repository`, with `registryId` when it is another account's."""
+    request: dict[str, Any] = {"repositoryName": repository, **members}
+    if registry_id:
+        request["registryId"] = registry_id
+    return request
+
+
+def get_manifest(
+    ecr: ECRClient, repository: str, digest: str, registry_id: str | None = None
+) -> dict[str, Any] | None:
     """The image's BatchGetImage answer (manifest and media type), or None if it is absent."""
     answer = ecr.batch_get_image(
-        repositoryName=repository,
-        imageIds=[{"imageDigest": digest}],
-        acceptedMediaTypes=MANIFEST_TYPES,
+        **_in(
+            repository,
+            registry_id,
+            imageIds=[{"imageDigest": digest}],
+            acceptedMediaTypes=MANIFEST_TYPES,
+        )
     )
     images = answer.get("images", [])
     return dict(images[0]) if images else None
 
 
-def tag_digest(ecr: ECRClient, repository: str, tag: str) -> str | None:
+def tag_digest(
+    ecr: ECRClient, repository: str, tag: str, registry_id: str | None = None
+) -> str | None:
     """Where `tag` points now, or None."""
     try:
-        answer = ecr.describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])
+        answer = ecr.describe_images(**_in(repository, registry_id, imageIds=[{"imageTag": tag}]))
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") == "ImageNotFoundException":
             return None
@@ -59,19 +74,19 @@ def tag_digest(ecr: ECRClient, repository: str, tag: str) -> str | None:
     return str(details[0]["imageDigest"]) if details else None
 
 
-def retag(ecr: ECRClient, repository: str, digest: str, tag: str) -> Retag:
-    """Point `tag` at `digest` in `repository` (no pull, no push of layers)."""
-    before = tag_digest(ecr, repository, tag)
+def retag(
+    ecr: ECRClient, repository: str, digest: str, tag: str, registry_id: str | None = None
+) -> Retag:
+    """Point `tag` at `digest` in `repository` (no pull, no push of layers); `registry_id`:
+    another account's registry (`ecr` is a client for its region). A refused PutImage
+    (AccessDeniedException: no permission to write there) is raised as the ClientError."""
+    before = tag_digest(ecr, repository, tag, registry_id)
     if before == digest:
         return Retag(repository, tag, before, digest, changed=False)
-    image = get_manifest(ecr, repository, digest)
+    image = get_manifest(ecr, repository, digest, registry_id)
     if image is None:
         raise UserError(f"ECR repository {repository} has no image {digest}: nothing to re-tag")
-    request: dict[str, Any] = {
-        "repositoryName": repository,
-        "imageManifest": image["imageManifest"],
-        "imageTag": tag,
-    }
+    request = _in(repository, registry_id, imageManifest=image["imageManifest"], imageTag=tag)
     if image.get("imageManifestMediaType"):
         request["imageManifestMediaType"] = image["imageManifestMediaType"]
     try:

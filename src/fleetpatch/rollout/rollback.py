@@ -1,37 +1,59 @@
 """Rollback: return an environment to the previous *digest*, not to an older task definition.
 
 The trap: with a moving tag (`latest`), an older task definition still says `:latest`; ECS
-resolves it again at deployment time and brings the new digest right back. So, moving-tag
-mode (the default) first moves the tag back to the previous digest (BatchGetImage + PutImage:
-no pull), then rolls out to it with the ordinary executor, which verifies every task.
-Pin mode returns each service to the revision it ran before when that revision pins the
+resolves it again at deployment time and brings the new digest right back. So, where
+fleetpatch may write (the sidecar's ECR, in this account or another), rollback first moves
+the tag back to the previous digest (BatchGetImage + PutImage: no pull), then rolls out to it
+with the ordinary executor, which verifies every task. Elsewhere (ECR Public, Docker Hub and
+other OCI registries, an ECR that refuses the PutImage) it pins: a new revision per service
+with the sidecar at `repository@<previous digest>` (rollback_path.py says which and why).
+A service whose other containers' tags moved is pinned in either case: a forced deployment
+would ship their new code with the rollback.
+`--pin` returns each service to the revision it ran before when that revision pins the
 previous digest, else pins the previous digest in a new revision (returning to a revision
 that says `:latest` would walk into the same trap).
 
 Which digest is "previous", first answer wins:
 1. the journal: the digest the last forward rollout started from (`previous_digest`);
 2. ECS: the source revision of each service's latest service deployment;
-3. ECR: the most recent image pushed before the current one that carries a version tag.
+3. ECR (the sidecar's, in whichever account): the most recent image pushed before the current
+   one that carries a version tag.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import ClientError
+
+from fleetpatch.aws.errors import DENIED_CODES
 from fleetpatch.config import Sidecar
-from fleetpatch.core.images import parse_image, short_digest
+from fleetpatch.core.images import RegistryLocation, locate, parse_image, short_digest
 from fleetpatch.core.snapshot import EnvironmentSnapshot
 from fleetpatch.errors import UserError
+from fleetpatch.inventory.registry import Registry, RegistryError
 from fleetpatch.journal import Entry, EntryKind, previous_digest
 from fleetpatch.rollout import ecs as ecs_api
+from fleetpatch.rollout import rollback_path
+from fleetpatch.rollout.events import Event
 from fleetpatch.rollout.executor import RolloutResult, new_rollout_id
-from fleetpatch.rollout.plan import Mode, Plan, ServiceStep, Target, plan, resolve_target
+from fleetpatch.rollout.others import plan_only_sidecar
+from fleetpatch.rollout.plan import (
+    Mode,
+    Plan,
+    ServiceStep,
+    Target,
+    resolve_target,
+    sidecar_origin,
+)
 from fleetpatch.rollout.promote import record_retag
 from fleetpatch.rollout.retag import Retag, retag
+from fleetpatch.rollout.rollback_path import RollbackPath
 from fleetpatch.rollout.runner import Runner
 
 if TYPE_CHECKING:
@@ -45,11 +67,12 @@ _VERSION_TAG = re.compile(r"^v?\d")
 class RollbackResult:
     digest: str  # the digest rolled back to
     digest_before: str | None  # what ran before the rollback
-    found_in: str  # journal | service revisions | ECR | --to
+    found_in: str  # journal | service revisions | ECR | registry | --to
     plan: Plan
     rollout: RolloutResult
     retag: Retag | None = None
     revisions: dict[str, str] | None = None  # pin mode: service -> revision returned to
+    path: RollbackPath | None = None  # re-tag or pin, and why
 
 
 def rollback(
@@ -66,6 +89,8 @@ def rollback(
     with runner.locked(environment) as lock:
         snapshot = runner.snapshot(environment)
         env = snapshot.environments[0]
+        location = sidecar_location(env, sidecar)
+        registry = runner.registries(environment)(location)
         current = current_digest(env, sidecar)
         entries = runner.journal.entries(environment=environment)
         ecs = runner.sessions.get(environment).ecs()
@@ -73,14 +98,28 @@ def rollback(
             digest, found_in = resolve_target(env, sidecar, digest=to).digest, "--to"
         else:
             digest, found_in = find_previous(entries, env, sidecar, current, ecs)
-        # Already running it is not enough in tag mode: the moving tag must point back too,
-        # or the next deployment (or scale-out) pulls the bad digest again.
-        if digest == current and (mode == "pin" or _tag_digest(env, sidecar) == digest):
+        path = rollback_path.choose(location, sidecar.repository, sidecar.tag, mode == "pin")
+        # Already running it is not enough when re-tagging: the moving tag must point back
+        # too, or the next deployment (or scale-out) pulls the bad digest again.
+        if digest == current and (path.kind == "pin" or _tag_digest(env, sidecar) == digest):
             raise UserError(f"{environment} already runs {short_digest(digest)}: nothing to undo")
-        target = _target(env, sidecar, digest, found_in, mode)
-        the_plan = plan(snapshot, environment, sidecar, target, config.policy, mode)
+        target = _target(env, sidecar, digest, found_in, path, registry)
+        # Moving-tag mode: a service whose other containers' tags moved is pinned instead (the
+        # urgent path is not blocked, and no unreviewed app code ships with the rollback).
+        the_plan = plan_only_sidecar(
+            runner.registries(environment),
+            snapshot,
+            environment,
+            sidecar,
+            target,
+            config.policy,
+            path.mode,
+            pin_other_changes=True,
+        )
+        the_plan = dataclasses.replace(the_plan, notes=(f"rollback by {path.why}", *the_plan.notes))
         revisions = _revisions_before(entries, ecs, the_plan, digest) if mode == "pin" else {}
-        runner.preflight(the_plan, rollback=True, moves_tag=sidecar.tag if mode == "tag" else None)
+        moves_tag = sidecar.tag if path.kind == "retag" else None
+        runner.preflight(the_plan, rollback=True, moves_tag=moves_tag)
         runner.confirm(the_plan)
 
         rollout_id = new_rollout_id()
@@ -92,13 +131,17 @@ def rollback(
             digest_after=digest,
             target_digest=digest,
             rollout_id=rollout_id,
-            details={"found_in": found_in, "mode": mode, "revisions": revisions},
+            details={"found_in": found_in, "mode": mode, "revisions": revisions, **path.to_json()},
         )
         moved = None
-        if mode == "tag":
-            ecr = runner.sessions.get(environment).ecr()
-            moved = retag(ecr, sidecar.repository, digest, sidecar.tag)
-            record_retag(runner, environment, sidecar.name, moved, rollout_id, "rollback")
+        if path.kind == "retag":
+            moved, refusal = _retag(runner, environment, location, sidecar, digest)
+            if moved is not None:
+                record_retag(runner, environment, sidecar.name, moved, rollout_id, "rollback")
+            else:
+                path = rollback_path.refused(location, sidecar.repository, refusal)
+                the_plan = _pinned(the_plan, path)
+                runner.sink.emit(Event("rollback_path", path.to_json()))
         result = runner.execute(the_plan, lock, rollout_id=rollout_id, task_definitions=revisions)
         runner.record(
             EntryKind.ROLLBACK_COMPLETED,
@@ -112,13 +155,51 @@ def rollback(
                 "ok": result.ok,
                 "verified": len(result.with_status("verified")),
                 "failed": [r.key for r in result.with_status("failed")],
+                **path.to_json(),
             },
         )
-    return RollbackResult(digest, current, found_in, the_plan, result, moved, revisions)
+    return RollbackResult(digest, current, found_in, the_plan, result, moved, revisions, path)
+
+
+def sidecar_location(env: EnvironmentSnapshot, sidecar: Sidecar) -> RegistryLocation:
+    """Where the sidecar's repository lives, seen from `env`: its own ECR unless the config
+    names the sidecar's `image` in another registry."""
+    if sidecar.image is None:
+        return RegistryLocation("own", "", env.account, env.region)
+    return locate(parse_image(sidecar.image), env.account, env.region)
+
+
+def _retag(
+    runner: Runner,
+    environment: str,
+    location: RegistryLocation,
+    sidecar: Sidecar,
+    digest: str,
+) -> tuple[Retag | None, str]:
+    """Move the sidecar's tag back in its ECR: (the re-tag, "") or, when ECR refuses the
+    write, (None, the error code)."""
+    aws = runner.sessions.get(environment)
+    registry_id = location.account if location.kind == "ecr" else None
+    ecr = aws.ecr(location.region) if location.kind == "ecr" else aws.ecr()
+    try:
+        return retag(ecr, sidecar.repository, digest, sidecar.tag, registry_id), ""
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if exc.operation_name != "PutImage" or code not in DENIED_CODES:
+            raise
+        return None, code
+
+
+def _pinned(the_plan: Plan, path: RollbackPath) -> Plan:
+    """The confirmed plan, deployed by pinning: the same services, the same digest, no tag
+    to follow (it was not moved)."""
+    notes = (f"rollback by {path.why}", *the_plan.notes[1:])
+    target = dataclasses.replace(the_plan.target, tag=None)
+    return dataclasses.replace(the_plan, mode="pin", target=target, notes=notes)
 
 
 def _tag_digest(env: EnvironmentSnapshot, sidecar: Sidecar) -> str | None:
-    repository = env.repository(sidecar.repository)
+    repository = env.repository(sidecar.repository, sidecar_origin(env, sidecar))
     image = repository.tagged(sidecar.tag) if repository is not None else None
     return image.digest if image is not None else None
 
@@ -153,9 +234,10 @@ def find_previous(
     from_ecr = previous_from_ecr(env, sidecar, current)
     if from_ecr:
         return from_ecr, "ECR"
+    origin = sidecar_origin(env, sidecar)
     raise UserError(
-        f"{env.name}: no previous digest in the journal, the service revisions or ECR: "
-        "name one with --to DIGEST"
+        f"{env.name}: no previous digest in the journal, the service revisions or "
+        f"{origin or 'ECR'}: name one with --to DIGEST"
     )
 
 
@@ -178,8 +260,9 @@ def previous_from_revisions(
 def previous_from_ecr(
     env: EnvironmentSnapshot, sidecar: Sidecar, current: str | None
 ) -> str | None:
-    """The most recent image pushed before the current one that carries a version tag."""
-    repository = env.repository(sidecar.repository)
+    """The most recent image pushed before the current one that carries a version tag (in
+    the sidecar's registry: an OCI registry's snapshot knows no push times, so none)."""
+    repository = env.repository(sidecar.repository, sidecar_origin(env, sidecar))
     if repository is None or current is None:
         return None
     now = repository.image(current)
@@ -210,22 +293,39 @@ def _source_revision(ecs: ECSClient, cluster: str, service: str) -> dict[str, An
 
 
 def _target(
-    env: EnvironmentSnapshot, sidecar: Sidecar, digest: str, found_in: str, mode: Mode
+    env: EnvironmentSnapshot,
+    sidecar: Sidecar,
+    digest: str,
+    found_in: str,
+    path: RollbackPath,
+    registry: Registry,
 ) -> Target:
-    repository = env.repository(sidecar.repository)
+    origin = sidecar_origin(env, sidecar)
+    repository = env.repository(sidecar.repository, origin)
     image = repository.image(digest) if repository is not None else None
-    if image is None:
+    label = image.label if image is not None else None
+    if label is None and origin:
+        # An OCI registry's snapshot holds only what the fleet uses: ask for the digest.
+        try:
+            label = short_digest(digest) if registry.manifest(sidecar.repository, digest) else None
+        except RegistryError as exc:
+            raise UserError(f"{env.name}: {exc}") from None
+    if label is None:
+        where = (
+            f"{origin}/{sidecar.repository}" if origin else f"ECR repository {sidecar.repository}"
+        )
         raise UserError(
-            f"{env.name}: {short_digest(digest)} is no longer in ECR repository "
-            f"{sidecar.repository} (expired by a lifecycle rule?): push it again, or --to another"
+            f"{env.name}: {short_digest(digest)} is no longer in {where} (expired by a "
+            "lifecycle rule?): push it again, or --to another"
         )
     return Target(
         digest=digest,
         repository=sidecar.repository,
         chosen_by=f"rollback (previous digest from {found_in})",
-        label=image.label,
-        # Moving-tag mode moves the tag back before the first wave.
-        tag=sidecar.tag if mode == "tag" else None,
+        label=label,
+        # Re-tagging moves the tag back before the first wave.
+        tag=sidecar.tag if path.kind == "retag" else None,
+        registry=origin,
     )
 
 

@@ -22,7 +22,7 @@ from fleetpatch.aws.session import AwsSessions
 from fleetpatch.config import Config
 from fleetpatch.core.snapshot import EnvironmentSnapshot, Snapshot
 from fleetpatch.errors import EnvironmentFailure, UserError
-from fleetpatch.inventory.registry import open_origin
+from fleetpatch.inventory.registry import RegistryOpener, open_origin, registry_opener
 from fleetpatch.journal import (
     EntryKind,
     JournalStore,
@@ -83,6 +83,12 @@ class Runner:
 
     def environment(self, environment: str) -> EnvironmentSnapshot:
         return self.snapshot(environment).environments[0]
+
+    def registries(self, environment: str) -> RegistryOpener:
+        """Opens any registry as seen from `environment` (its ECR client per region, the
+        config's [[registries]] endpoints for OCI hosts)."""
+        aws = self.sessions.get(environment)
+        return registry_opener(aws, self.config.registry_endpoints())
 
     # --- guarding -----------------------------------------------------------------------------
 

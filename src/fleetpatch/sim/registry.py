@@ -243,6 +243,11 @@ class Registry:
             return image
         return None
 
+    def repository_policy(self, account: str, region: str, repository: str) -> str | None:
+        """The repository policy text (SetRepositoryPolicy, or the scenario's `policy`)."""
+        repo = self.backend(account, region).repositories.get(repository)
+        return repo.policy if repo is not None else None
+
     @staticmethod
     def backend(account: str, region: str) -> Any:
         return ecr_models.ecr_backends[account][region]
@@ -263,6 +268,9 @@ class Registry:
             ]
             or None,
         )
+        if repository.policy is not None:
+            # Through moto's SetRepositoryPolicy, which validates the document as ECR does.
+            backend.set_repository_policy(None, repository.name, json.dumps(repository.policy))
         if repository.lifecycle_policy is not None:
             backend.put_lifecycle_policy(
                 None, repository.name, json.dumps(repository.lifecycle_policy)

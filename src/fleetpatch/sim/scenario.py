@@ -82,6 +82,8 @@ class Repository(_Model):
     tag_mutability_exclusions: list[str] = []
     # ECR lifecycle policy document (the JSON ECR takes, written as YAML/TOML).
     lifecycle_policy: dict[str, Any] | None = None
+    # The repository policy (SetRepositoryPolicy's document): what other accounts may do.
+    policy: dict[str, Any] | None = None
     images: list[Image] = []
 
 

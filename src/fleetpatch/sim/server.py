@@ -5,7 +5,8 @@ ECS layer; ECR's DescribeImageScanFindings goes to the seeded findings and its
 GetDownloadUrlForLayer to layers.py; everything else (STS, the rest of ECR, S3, DynamoDB ...)
 goes to moto's server. An ECR read naming another account's `registryId` is served from that
 account's registry (the scenario's registry accounts let every account pull, as a
-repository policy granting the organisation does); a write there is refused. Faults are
+repository policy granting the organisation does); a write there needs a repository policy
+that allows it (policies.py), else it is refused with AccessDeniedException. Faults are
 injected here, before any ECS or ECR call is handled. Paths under /_sim/ are the simulator's
 own control API, /_oci/ the registries outside ECR (oci.py), /_ecr-layer/ layer downloads.
 """
@@ -25,6 +26,7 @@ from moto.iam.models import get_account_id_from
 from fleetpatch.sim.layers import PREFIX as LAYER_PREFIX
 from fleetpatch.sim.layers import download_url_response, serve_download
 from fleetpatch.sim.oci import PREFIX as OCI_PREFIX
+from fleetpatch.sim.policies import evaluate
 from fleetpatch.sim.protocol import AwsError
 
 if TYPE_CHECKING:
@@ -115,18 +117,30 @@ class SimApp:
     def _registry_account(
         self, environ: dict[str, Any], caller: str, region: str, action: str, params: Any
     ) -> str:
-        """The account whose registry serves the call: `registryId` when it names another."""
+        """The account whose registry serves the call: `registryId` when it names another.
+
+        Reads (CROSS_ACCOUNT_READS) are allowed unless the repository policy denies them (the
+        scenario's registry accounts let every account pull, as a policy granting the
+        organisation does); any other action needs a repository policy statement that allows
+        it to the caller, as ECR requires (policies.py)."""
         registry = params.get("registryId") if isinstance(params, dict) else None
         if not registry or registry == caller:
             return caller
-        if action not in CROSS_ACCOUNT_READS:
-            name = params.get("repositoryName", "*")
+        name = str(params.get("repositoryName", "*"))
+        policy = self.sim.registry.repository_policy(str(registry), region, name)
+        verdict = evaluate(policy, caller, self.sim.scenario.role_name, f"ecr:{action}")
+        allowed = verdict == "allow" or (verdict == "none" and action in CROSS_ACCOUNT_READS)
+        if not allowed:
+            why = (
+                "an explicit deny in a resource-based policy"
+                if verdict == "deny"
+                else f"no resource-based policy allows the ecr:{action} action"
+            )
             raise AwsError(
                 "AccessDeniedException",
-                f"User: arn:aws:sts::{caller}:assumed-role/fleetpatch is not authorized to "
-                f"perform: ecr:{action} on resource: arn:aws:ecr:{region}:{registry}:"
-                f"repository/{name} because no resource-based policy allows the "
-                f"ecr:{action} action",
+                f"User: arn:aws:sts::{caller}:assumed-role/{self.sim.scenario.role_name} is "
+                f"not authorized to perform: ecr:{action} on resource: "
+                f"arn:aws:ecr:{region}:{registry}:repository/{name} because {why}",
             )
         # moto serves the account this header names (moto.core.responses.get_current_account).
         environ["HTTP_X_MOTO_ACCOUNT_ID"] = registry
