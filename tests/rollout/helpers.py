@@ -72,13 +72,15 @@ def run_rollout(
     options: RolloutOptions | None = None,
     allow_other_changes: bool = False,
     the_plan: Plan | None = None,
+    sink: ListSink | None = None,
     **target: Any,
 ) -> tuple[RolloutResult, ListSink]:
-    """`the_plan`: run this plan (made earlier: the fleet may have changed since)."""
+    """`the_plan`: run this plan (made earlier: the fleet may have changed since). `sink`: a
+    ListSink that also acts on what it sees (an operator answering a hook)."""
     if the_plan is None:
         the_plan = make_plan(config, environment, mode, allow_other_changes, **target)
     aws = AwsSessions(config).get(environment)
-    sink = ListSink()
+    sink = sink or ListSink()
     lock = journal.acquire_lock(environment, default_lock_owner(), ttl=_ttl())
     try:
         result = Rollout(

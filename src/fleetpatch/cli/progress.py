@@ -90,7 +90,7 @@ class RichProgress:
         elif kind == "service_skipped":
             row["state"] = "skipped"
             row["detail"] = str(data["reason"])
-        elif kind == "failed":
+        elif kind in ("failed", "rolled_back"):
             row["state"] = "failed"
             row["detail"] = str(data.get("reason", ""))
 
@@ -176,6 +176,8 @@ def _line(kind: str, data: dict[str, Any]) -> str | None:
         return f"  {data['service']}: skipped, {data['reason']}"
     if kind == "failed":
         return f"  {data['service']}: FAILED, {data.get('reason', '')}"
+    if kind == "rolled_back":
+        return f"  {data['service']}: {data['reason']}"
     if kind == "halted":
         return f"HALTED: {data['reason']}"
     return None

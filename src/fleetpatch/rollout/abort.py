@@ -7,12 +7,8 @@
 2. Find the current rollout (the environment's latest plan) and its deployments still in
    flight: journaled as started, neither verified nor failed; or created by ECS right after
    a journaled intent whose answer was never journaled.
-3. StopServiceDeployment(stopType=ROLLBACK) for each: ECS returns the service to its last
-   successful revision (it does so even where rollback was not configured).
+3. StopServiceDeployment(stopType=ROLLBACK) for each (rollout/act.py `stop_deployment`).
 4. Journal each as failed ("aborted by ..."), the run as halted; release the lock.
-
-A deployment ECS already finished can't be stopped: ECS says so, and abort reports it in
-ECS's words rather than pretending it rolled back.
 """
 
 from __future__ import annotations
@@ -21,26 +17,16 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
 from fleetpatch.journal import EntryKind, JournalStore, NewEntry, default_lock_owner
 from fleetpatch.journal.model import Entry
 from fleetpatch.journal.queries import started_deployments
 from fleetpatch.rollout import ecs as ecs_api
-from fleetpatch.rollout.act import aws_message, is_fatal
+from fleetpatch.rollout.act import Stopped, stop_deployment
 from fleetpatch.rollout.decide import ours_unjournaled
 from fleetpatch.rollout.observe import ServiceState, journal_facts
 
 if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient
-
-
-@dataclass(frozen=True)
-class Stopped:
-    service: str
-    deployment_id: str
-    ok: bool
-    message: str
 
 
 @dataclass
@@ -71,7 +57,7 @@ def abort(journal: JournalStore, ecs: ECSClient, environment: str, *, actor: str
         in_flight.update(_requested_in_flight(journal, ecs, environment, plan.target_digest))
         arns = _service_deployment_arns(entries, environment)
         for service, deployment_id in sorted(in_flight.items()):
-            stopped = _stop(ecs, service, deployment_id, arns.get(deployment_id))
+            stopped = stop_deployment(ecs, service, deployment_id, arns.get(deployment_id))
             result.stopped.append(stopped)
             _record(journal, plan, actor, service, deployment_id, stopped)
         journal.append(
@@ -119,27 +105,6 @@ def _service_deployment_arns(entries: list[Entry], environment: str) -> dict[str
         if entry.kind is EntryKind.DEPLOYMENT_STARTED and entry.deployment_id and arn:
             found[entry.deployment_id] = str(arn)
     return found
-
-
-def _stop(ecs: ECSClient, service: str, deployment_id: str, arn: str | None) -> Stopped:
-    if arn is None:
-        arn = _arn_from_ecs(ecs, service, deployment_id)
-    if arn is None:
-        return Stopped(service, deployment_id, False, "no service deployment ARN to stop")
-    try:
-        ecs.stop_service_deployment(serviceDeploymentArn=arn, stopType="ROLLBACK")
-    except ClientError as exc:
-        if is_fatal(exc):
-            raise
-        return Stopped(service, deployment_id, False, aws_message(exc))
-    return Stopped(service, deployment_id, True, "stopped; ECS rolls back")
-
-
-def _arn_from_ecs(ecs: ECSClient, service: str, deployment_id: str) -> str | None:
-    described = ecs_api.describe_services(ecs, [service]).get(service) or {}
-    primary = ecs_api.primary(described) or {}
-    arn = described.get("currentServiceDeployment")
-    return str(arn) if arn and primary.get("id") == deployment_id else None
 
 
 def _record(

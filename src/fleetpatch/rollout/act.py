@@ -1,11 +1,16 @@
 """Act: the only part of the rollout that changes AWS.
 
     started = start_deployment(ecs, plan, step, task_definitions)   # one service
+    stopped = stop_deployment(ecs, key, deployment_id, arn)         # halt, abort
 
 Moving-tag mode forces a new deployment (ECS re-resolves the tag); pin mode registers a
 revision whose sidecar is pinned to the target digest (rollout/pin.py), or returns to an
 existing revision (rollback), and points the service at it. The caller journals its intent
 before and what ECS answered after (rollout/record.py).
+
+Stopping is StopServiceDeployment(stopType=ROLLBACK): ECS returns the service to its last
+successful revision (it does so even where rollback was not configured). A deployment ECS
+already finished can't be stopped: ECS says so, and the answer says it in ECS's words.
 """
 
 from __future__ import annotations
@@ -57,6 +62,36 @@ def start_deployment(
     if sd_arn:
         details["service_deployment_arn"] = sd_arn
     return Started(str(current.get("id", "")), str(sd_arn) if sd_arn else None, details)
+
+
+@dataclass(frozen=True)
+class Stopped:
+    service: str
+    deployment_id: str
+    ok: bool
+    message: str
+
+
+def stop_deployment(ecs: ECSClient, service: str, deployment_id: str, arn: str | None) -> Stopped:
+    """Roll one in-flight deployment back (its service deployment ARN, looked up if None)."""
+    if arn is None:
+        arn = _arn_from_ecs(ecs, service, deployment_id)
+    if arn is None:
+        return Stopped(service, deployment_id, False, "no service deployment ARN to stop")
+    try:
+        ecs.stop_service_deployment(serviceDeploymentArn=arn, stopType="ROLLBACK")
+    except ClientError as exc:
+        if is_fatal(exc):
+            raise
+        return Stopped(service, deployment_id, False, aws_message(exc))
+    return Stopped(service, deployment_id, True, "stopped; ECS rolls back")
+
+
+def _arn_from_ecs(ecs: ECSClient, service: str, deployment_id: str) -> str | None:
+    described = ecs_api.describe_services(ecs, [service]).get(service) or {}
+    primary = ecs_api.primary(described) or {}
+    arn = described.get("currentServiceDeployment")
+    return str(arn) if arn and primary.get("id") == deployment_id else None
 
 
 def _register_pinned(ecs: ECSClient, step: ServiceStep, target: str) -> str:

@@ -16,7 +16,8 @@ Event kinds and their data (every event also has `rollout_id`, `environment`, `t
 | `verified` | service, digest, tasks |
 | `failed` | service, reason, events, stopped_reasons, rolled_back |
 | `wave_finished` | wave, verified, failed |
-| `halted` | reason, failed |
+| `halted` | reason, wave, failed, rolling_back (service -> deployment id it stops) |
+| `rolled_back` | service, reason, stopped: the halt stopped a deployment that had timed out |
 | `finished` | verified, failed, skipped, halted |
 """
 

@@ -23,7 +23,6 @@ import uuid
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -35,6 +34,7 @@ from fleetpatch.rollout.act import (
     aws_message,
     is_fatal,
     start_deployment,
+    stop_deployment,
 )
 from fleetpatch.rollout.conclude import (
     record_failure,
@@ -46,7 +46,6 @@ from fleetpatch.rollout.decide import (
     Decision,
     decide,
     over_budget,
-    stage_view,
     strategy_timeout,
     tag_moved,
 )
@@ -61,6 +60,7 @@ from fleetpatch.rollout.pin import PinError
 from fleetpatch.rollout.plan import Plan, ServiceStep, Wave
 from fleetpatch.rollout.record import Recorder, RolloutResult, ServiceResult
 from fleetpatch.rollout.waits import Clock, PollPolicy, RealClock
+from fleetpatch.rollout.waves import WaveProgress
 
 if TYPE_CHECKING:
     from mypy_boto3_ecr import ECRClient
@@ -83,22 +83,6 @@ class RolloutOptions:
 
 def new_rollout_id() -> str:
     return "r-" + uuid.uuid4().hex[:12]
-
-
-@dataclass
-class _Wave:
-    """A wave's progress within this run: which services are still open."""
-
-    wave: Wave
-    open: dict[str, ServiceStep]
-    # Shown progress per service, so an unchanged poll prints nothing (display only).
-    shown: dict[str, tuple[int, int, str, str]] = field(default_factory=dict)
-    tag_checked: bool = False
-    # service key -> when its wait is over (clock seconds), from the service's own strategy.
-    deadlines: dict[str, float] = field(default_factory=dict)
-    started_at: float = 0.0
-    # service key -> AWS's time when its deployment was first seen baking (display only).
-    baking_since: dict[str, datetime] = field(default_factory=dict)
 
 
 class Rollout:
@@ -174,36 +158,56 @@ class Rollout:
                 "wave_started", {"wave": wave.index, "canary": wave.canary, "services": keys}
             )
             self.record.result.waves_run += 1
-        progress = _Wave(wave, {s.key: s for s in wave.services}, started_at=self.clock.now())
+        open_steps = {s.key: s for s in wave.services}
+        progress = WaveProgress(wave, open_steps, started_at=self.clock.now())
         interval = self.options.poll.interval
         while progress.open:
             halt = self.run_pass(progress)
+            if halt is None:
+                self._time_out(progress)
+                # A wave halts as soon as its failures exceed the budget, not when the rest
+                # of it has finished: what is still deploying is rolled back.
+                halt = self._over_budget(progress) if announce else None
             if halt is not None:
-                self.record.halted(halt, wave.index)
+                self._halt(progress, halt)
                 return False
-            if not progress.open:
-                break
-            self._time_out(progress)
             if not progress.open:
                 break
             self._heartbeat()
             self.clock.sleep(interval)
             interval = min(self.options.poll.max_interval, interval * self.options.poll.backoff)
-        if not announce:
-            return True
-        failed = [
-            s.key
-            for s in wave.services
-            if self.record.result.services.get(s.key, ServiceResult(s.key, "")).status == "failed"
-        ]
-        self.record.emit("wave_finished", {"wave": wave.index, "failed": failed})
-        reason = over_budget(wave.index, failed, self.plan.failure_budget)
-        if reason is not None:
-            self.record.halted(reason, wave.index)
-            return False
+        if announce:
+            self.record.emit("wave_finished", {"wave": wave.index, "failed": self._failed(wave)})
         return True
 
-    def run_pass(self, progress: _Wave) -> str | None:
+    def _failed(self, wave: Wave) -> list[str]:
+        results = self.record.result.services
+        return [
+            s.key for s in wave.services if s.key in results and results[s.key].status == "failed"
+        ]
+
+    def _over_budget(self, progress: WaveProgress) -> str | None:
+        failed = self._failed(progress.wave)
+        reason = over_budget(progress.wave.index, failed, self.plan.failure_budget)
+        if reason is not None:
+            self.record.emit("wave_finished", {"wave": progress.wave.index, "failed": failed})
+        return reason
+
+    def _halt(self, progress: WaveProgress, reason: str) -> None:
+        """Stop the run; roll back the wave's deployments still in flight (StopServiceDeployment
+        ROLLBACK), those still awaited and those fleetpatch stopped waiting for."""
+        facts = journal_facts(self.journal, self.plan.environment, self.target)
+        in_flight = {k: facts.started[k] for k in progress.open if k in facts.started}
+        in_flight.update(progress.timed_out)
+        self.record.halted(reason, progress.wave.index, in_flight)
+        steps = {s.key: s for s in progress.wave.services}
+        for key, deployment_id in sorted(in_flight.items()):
+            stopped = stop_deployment(self.ecs, key, deployment_id, self._sd_arns.get(key))
+            concluded = key not in progress.open
+            self.record.rolled_back(steps[key], progress.wave.index, stopped, concluded)
+            progress.open.pop(key, None)
+
+    def run_pass(self, progress: WaveProgress) -> str | None:
         """One pass: observe, decide, act, record. Returns a reason to halt, or None."""
         steps = progress.open
         facts = journal_facts(self.journal, self.plan.environment, self.target)
@@ -251,28 +255,9 @@ class Rollout:
             self._heartbeat(force=True)
         for refused in self._start_all(progress.wave.index, to_start, seen):
             del progress.open[refused]
-        stages = self._stages(progress, decisions, seen, followed)
+        stages = progress.stage_views(decisions, seen, followed)
         self._act_on_the_rest(progress, decisions, seen, stages)
         return None
-
-    def _stages(
-        self,
-        progress: _Wave,
-        decisions: dict[str, Decision],
-        seen: Observation,
-        followed: dict[str, dict[str, Any]],
-    ) -> dict[str, dict[str, Any]]:
-        """Native strategies: each waiting deployment's stage (read this pass) - the live view
-        shows it, the bake time left, a PAUSE hook to answer."""
-        waiting = {k for k, d in decisions.items() if d.action is Action.WAIT}
-        views = {}
-        for key, sd in followed.items():
-            if key not in waiting:
-                continue
-            if sd.get("lifecycleStage") == "BAKE_TIME" and seen.aws_now is not None:
-                progress.baking_since.setdefault(key, seen.aws_now)
-            views[key] = stage_view(sd, progress.baking_since.get(key), seen.aws_now)
-        return views
 
     # --- acting on decisions ------------------------------------------------------------------
 
@@ -313,7 +298,7 @@ class Rollout:
 
     def _act_on_the_rest(
         self,
-        progress: _Wave,
+        progress: WaveProgress,
         decisions: dict[str, Decision],
         seen: Observation,
         stages: dict[str, dict[str, Any]],
@@ -334,7 +319,9 @@ class Rollout:
                 self._announced.add(decision.deployment_id)
                 self.record.following(step, wave, decision.deployment_id)
             if decision.action is Action.WAIT:
-                self._show_progress(progress, key, decision, service, stages.get(key, {}))
+                shown = progress.changed_progress(key, decision, service, stages.get(key, {}))
+                if shown is not None:
+                    self.record.emit("deployment_progress", shown)
             elif decision.action is Action.VERIFY:
                 to_verify.append((step, decision))
             elif decision.action is Action.DEPLOY_FAILED:
@@ -363,7 +350,7 @@ class Rollout:
         sd_arn = self._sd_arns.get(step.key) or service_deployment_arn(service)
         record_failure(self.ecs, self.record, step, reason, deployment_id, service, wave, sd_arn)
 
-    def _time_out(self, progress: _Wave) -> None:
+    def _time_out(self, progress: WaveProgress) -> None:
         """Fail the services whose wait is over (their strategy's time, not a fixed one)."""
         now = self.clock.now()
         # Never observed (every read throttled): the base timeout still ends the wait.
@@ -383,37 +370,9 @@ class Rollout:
                 "--retry-failed)"
             )
             self.record.failed(step, reason, deployment_id, {"wave": progress.wave.index})
+            if deployment_id:
+                progress.timed_out[key] = deployment_id  # still in flight: a halt stops it
             del progress.open[key]
-
-    def _show_progress(
-        self,
-        progress: _Wave,
-        key: str,
-        decision: Decision,
-        service: dict[str, object] | None,
-        stage: dict[str, Any],
-    ) -> None:
-        ours = ecs_api.deployment(dict(service or {}), decision.deployment_id or "") or {}
-        shown = (
-            int(ours.get("runningCount", 0)),
-            int(ours.get("desiredCount", 0)),
-            str(ours.get("rolloutState", "")),
-            repr(sorted(stage.items())),
-        )
-        if progress.shown.get(key) == shown:
-            return
-        progress.shown[key] = shown
-        running, desired, state, _ = shown
-        self.record.emit(
-            "deployment_progress",
-            {
-                "service": key,
-                "running": running,
-                "desired": desired,
-                "rollout_state": state,
-                **stage,
-            },
-        )
 
     def _heartbeat(self, force: bool = False) -> None:
         """Refresh the environment lock well before its ttl runs out (LockLost stops the run)."""

@@ -7,12 +7,14 @@ its digest before and the ECS deployment id.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from fleetpatch.journal import EntryKind, JournalStore, NewEntry
 from fleetpatch.journal.model import Entry
+from fleetpatch.rollout.act import Stopped
 from fleetpatch.rollout.events import Event, EventSink
 from fleetpatch.rollout.plan import Plan, ServiceStep
 
@@ -182,12 +184,43 @@ class Recorder:
         self.result.services[key] = ServiceResult(key, "skipped", reason)
         self.emit("service_skipped", {"service": key, "reason": reason})
 
-    def halted(self, reason: str, wave: int) -> None:
+    def halted(self, reason: str, wave: int, rolling_back: Mapping[str, str] | None = None) -> None:
+        """The run stops here. `rolling_back` (service -> deployment id): the wave's deployments
+        still in flight, which the halt is about to stop (journaled before it does)."""
         failed = [r.key for r in self.result.with_status("failed")]
-        self.append(EntryKind.HALTED, details={"reason": reason, "wave": wave, "failed": failed})
+        details: dict[str, Any] = {"reason": reason, "wave": wave, "failed": failed}
+        if rolling_back:
+            details["rolling_back"] = dict(rolling_back)
+        self.append(EntryKind.HALTED, details=details)
         self.result.halted = True
         self.result.halt_reason = reason
-        self.emit("halted", {"reason": reason, "wave": wave, "failed": failed})
+        self.emit("halted", details)
+
+    def rolled_back(self, step: ServiceStep, wave: int, stopped: Stopped, concluded: bool) -> None:
+        """What StopServiceDeployment answered for a deployment the halt stopped. A service
+        still open fails with it; one already failed (timed out) gets it as a note."""
+        if stopped.ok:
+            text = "ECS rolls it back to the previous revision"
+        else:
+            text = f"could not stop it: {stopped.message}"
+        reason = (
+            f"the rollout halted in wave {wave} while deployment {stopped.deployment_id} "
+            f"was in flight: {text}"
+        )
+        details = {"wave": wave, "halt_rollback": True, "stopped": stopped.ok}
+        if not concluded:
+            self.failed(step, reason, stopped.deployment_id, details)
+            return
+        self.append(
+            EntryKind.NOTE,
+            service=step.key,
+            deployment_id=stopped.deployment_id,
+            details={**details, "reason": reason},
+        )
+        earlier = self.result.services.get(step.key)
+        if earlier is not None:
+            earlier.reason = f"{earlier.reason}; {reason}"
+        self.emit("rolled_back", {"service": step.key, "reason": reason, "stopped": stopped.ok})
 
     def finished(self) -> None:
         result = self.result
