@@ -37,7 +37,10 @@ def strategy_bake_minutes(configuration: Mapping[str, Any] | None) -> float:
     if strategy == "LINEAR":
         linear = configuration.get("linearConfiguration") or {}
         step = float(linear.get("stepPercent") or 10.0)
-        minutes += math.ceil(100.0 / step) * float(linear.get("stepBakeTimeInMinutes", 6) or 0)
+        # "This bake time is not applied after reaching 100 percent traffic" (ECS API
+        # reference, LinearConfiguration): one wait between each two steps.
+        waits = math.ceil(round(100.0 / step, 9)) - 1
+        minutes += waits * float(linear.get("stepBakeTimeInMinutes", 6) or 0)
     if strategy == "CANARY":
         canary = configuration.get("canaryConfiguration") or {}
         minutes += float(canary.get("canaryBakeTimeInMinutes", 10) or 0)
