@@ -216,7 +216,9 @@ def stage_view(
     """What a person watching needs of a native-strategy deployment: its stage, the bake time
     left, and a PAUSE hook awaiting action with how to continue it. Pure."""
     stage = str(service_deployment.get("lifecycleStage") or "")
-    view: dict[str, Any] = {"stage": stage, "status": service_deployment.get("status")}
+    view: dict[str, Any] = {"status": service_deployment.get("status")}
+    if stage:  # ROLLING deployments have no lifecycleStage
+        view["stage"] = stage
     bake = (service_deployment.get("deploymentConfiguration") or {}).get("bakeTimeInMinutes")
     if stage == "BAKE_TIME" and bake is not None and baking_since and aws_now:
         passed = (aws_now - baking_since).total_seconds() / 60

@@ -143,14 +143,16 @@ def observe_stages(
     ecs: ECSClient, seen: Observation, keys: Iterable[str]
 ) -> dict[str, dict[str, Any]]:
     """key -> the DescribeServiceDeployments answer (20 a call) of each service's current
-    deployment, for services on a native strategy (BLUE_GREEN, LINEAR, CANARY): their stage
-    and bake are only there. A throttled read is no news (it is for display)."""
+    deployment: its `status` is the deployment's result for every strategy (a blue/green
+    PRIMARY stays IN_PROGRESS in deployments[] through its bake), and the stage and bake of
+    BLUE_GREEN, LINEAR and CANARY are only there. A throttled read is no news: the next pass
+    reads it again (and a service ECS gives no service deployment is followed by
+    deployments[])."""
     arns: dict[str, str] = {}
     for key in keys:
         service = seen.services[key].service or {}
-        strategy = (service.get("deploymentConfiguration") or {}).get("strategy")
         arn = service.get("currentServiceDeployment")
-        if strategy not in (None, "ROLLING") and arn:
+        if arn:
             arns[key] = str(arn)
     if not arns:
         return {}
