@@ -137,35 +137,26 @@ def test_the_bake_is_waited_out_and_verified(
     assert sidecar_digests(config) == {target}
 
 
-def test_a_failure_during_the_bake_is_rolled_back_by_ecs_and_halts(
-    bg_sim: Simulator, tmp_path: Path, journal: SqliteJournal
+@pytest.mark.parametrize("when", ["from_the_start", "during_the_bake"])
+def test_a_failing_build_is_rolled_back_by_ecs_and_halts(
+    bg_sim: Simulator, tmp_path: Path, journal: SqliteJournal, when: str
 ) -> None:
     config = config_for(bg_sim, tmp_path)
     before = sidecar_digests(config)
-    sink = FailsDuringTheBake(bg_sim, config, make_plan(config).target.digest)
+    target = make_plan(config).target.digest
+    sink = FailsDuringTheBake(bg_sim, config, target)
+    if when == "from_the_start":
+        # Green tasks never start: SCALE_UP fails, blue never stops.
+        bg_sim.fail_digest(target, "CannotStartContainerError: bad config")
+        sink.failed_at_bake = True  # nothing more to do at the bake
     result, _ = run_rollout(bg_sim, config, journal, sink=sink)
 
-    assert sink.failed_at_bake
     assert result.halted
     reason = result.services["main/api"].reason
     assert "ECS rolled the service back" in reason, reason
     assert "CannotStartContainerError: bad config" in reason
-    bg_sim.advance(600)
-    assert sidecar_digests(config) == before
-
-
-def test_a_build_that_fails_during_the_deployment_is_rolled_back_by_ecs(
-    bg_sim: Simulator, tmp_path: Path, journal: SqliteJournal
-) -> None:
-    config = config_for(bg_sim, tmp_path)
-    before = sidecar_digests(config)
-    bg_sim.fail_digest(make_plan(config).target.digest, "CannotStartContainerError: bad config")
-    result, _ = run_rollout(bg_sim, config, journal)
-
-    assert result.halted
-    reason = result.services["main/api"].reason
-    assert "ECS rolled the service back" in reason, reason
-    assert "CannotStartContainerError: bad config" in reason
+    if when == "during_the_bake":
+        assert any(e.data.get("stage") == "BAKE_TIME" for e in sink.of("deployment_progress"))
     bg_sim.advance(600)
     assert sidecar_digests(config) == before
 
