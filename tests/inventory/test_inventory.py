@@ -15,7 +15,9 @@ from typing import Any
 import pytest
 
 from fleetpatch.cli.app import run
-from fleetpatch.core.snapshot import Snapshot, summarize, trace
+from fleetpatch.core.snapshot import Snapshot
+from fleetpatch.core.summary import summarize
+from fleetpatch.core.trace import trace
 from fleetpatch.inventory.collect import collect
 from fleetpatch.sim import Simulator
 from fleetpatch.sim.simulator import client

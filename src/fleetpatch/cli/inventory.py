@@ -27,16 +27,10 @@ from fleetpatch.cli.output import (
 from fleetpatch.cli.tables import Column, FitTable, wrap_line
 from fleetpatch.config import Config
 from fleetpatch.core.images import short_digest, version_label
-from fleetpatch.core.snapshot import (
-    EnvironmentSnapshot,
-    ServiceSnapshot,
-    SidecarRun,
-    Snapshot,
-    StatusRow,
-    lifecycle_risks,
-    summarize,
-    trace,
-)
+from fleetpatch.core.lifecycle_risks import lifecycle_risks
+from fleetpatch.core.snapshot import EnvironmentSnapshot, ServiceSnapshot, SidecarRun, Snapshot
+from fleetpatch.core.summary import StatusRow, summarize
+from fleetpatch.core.trace import trace
 from fleetpatch.errors import UserError
 from fleetpatch.inventory.collect import collect
 from fleetpatch.inventory.hold import HoldResult, describe, hold

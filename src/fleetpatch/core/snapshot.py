@@ -2,25 +2,25 @@
 
 Everything after inventory (status, trace, hold, plan, rollout, compliance) is computed from
 a `Snapshot`. It is plain frozen data built by `fleetpatch.inventory.collect`; this module
-adds the documented JSON rendering (`Snapshot.to_json`, see docs/json.md) and pure queries:
+adds the documented JSON rendering (`Snapshot.to_json`, see docs/json.md). The pure queries
+on it live beside it:
 
-- `trace(snapshot, query)`: every environment, service and task running an image, found by
-  digest (or a prefix), tag or version;
-- `summarize(snapshot)`: the per environment x sidecar summary `fleetpatch status` prints;
-- `lifecycle_risks(snapshot)`: running digests a repository's lifecycle policy would expire;
-- `in_use_digests(environment)`: what `fleetpatch hold` protects.
+- `core.trace.trace(snapshot, query)`: every environment, service and task running an image,
+  found by digest (or a prefix), tag or version;
+- `core.summary.summarize(snapshot)`: the per environment x sidecar summary `fleetpatch
+  status` prints;
+- `core.lifecycle_risks.lifecycle_risks(snapshot)`: running digests a repository's lifecycle
+  policy would expire; `in_use_digests(environment)`: what `fleetpatch hold` protects.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from fleetpatch.core.images import ImageInfo, digest_matches, version_label
-from fleetpatch.core.lifecycle import would_expire
+from fleetpatch.core.images import ImageInfo, version_label
 
 Reference = Literal["tag", "digest"]
 
@@ -216,6 +216,9 @@ class Snapshot:
         `sidecar` keeps only that sidecar's runs; services without any (kept) sidecar are left
         out unless `all_services`.
         """
+        # A query on this model, so imported here: the queries import the model.
+        from fleetpatch.core.lifecycle_risks import lifecycle_risks
+
         return {
             "taken_at": _iso(self.taken_at),
             "api_calls": self.api_calls,
@@ -298,249 +301,3 @@ def _run_json(run: SidecarRun) -> dict[str, Any]:
         "reason": run.reason,
         "notes": list(run.notes),
     }
-
-
-# --- trace ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TraceHit:
-    """Tasks of one service running an image that matched a trace query."""
-
-    environment: str
-    cluster: str
-    service: str
-    sidecar: str
-    container: str
-    digest: str
-    tags: tuple[str, ...]
-    task_ids: tuple[str, ...]
-    tasks: int
-
-
-def trace(snapshot: Snapshot, query: str) -> list[TraceHit]:
-    """Every service and task running the image named by `query`.
-
-    `query` is a digest (full, `sha256:` + prefix, or a bare hex prefix of 6+), a tag carried
-    by the digest (`3.0.3-4b9c0d1`, `latest`), or a version (`3.0.3` matches tags that start
-    with `3.0.3-` or `3.0.3.`). A moving tag like `latest` matches what ECR's `latest` points
-    to now, not what tasks resolved it to long ago.
-    """
-    hits: list[TraceHit] = []
-    for env, service, run in snapshot.runs():
-        for count in run.running:
-            if _matches(query, count):
-                hits.append(
-                    TraceHit(
-                        environment=env.name,
-                        cluster=service.cluster,
-                        service=service.service,
-                        sidecar=run.name,
-                        container=run.container,
-                        digest=count.digest,
-                        tags=count.tags,
-                        task_ids=count.task_ids,
-                        tasks=count.tasks,
-                    )
-                )
-    return hits
-
-
-def _matches(query: str, count: DigestCount) -> bool:
-    if digest_matches(query, count.digest):
-        return True
-    if query in count.tags:
-        return True
-    return any(tag.startswith((f"{query}-", f"{query}.", f"{query}+")) for tag in count.tags)
-
-
-# --- status ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class VersionCount:
-    """How many services (and tasks) of one environment run one sidecar digest."""
-
-    label: str
-    digest: str
-    services: int
-    tasks: int
-    pushed_at: datetime | None
-
-
-@dataclass(frozen=True)
-class StatusRow:
-    """`fleetpatch status`: one environment x sidecar."""
-
-    environment: str
-    sidecar: str
-    services: int
-    versions: tuple[VersionCount, ...]  # oldest push first
-    drifting: int
-    not_running: int
-    unresolvable: int
-    tag_label: str | None  # what the moving tag points to now
-    error: str | None = None
-
-    @property
-    def oldest(self) -> VersionCount | None:
-        return self.versions[0] if self.versions else None
-
-
-def summarize(snapshot: Snapshot) -> list[StatusRow]:
-    """One row per environment x sidecar name (sidecars that run nowhere included)."""
-    rows: list[StatusRow] = []
-    for env in snapshot.environments:
-        if env.error is not None:
-            rows.append(StatusRow(env.name, "-", 0, (), 0, 0, 0, None, error=env.error))
-            continue
-        by_sidecar: dict[str, list[SidecarRun]] = {name: [] for name in snapshot.sidecar_names}
-        for service in env.services:
-            for run in service.sidecars:
-                by_sidecar.setdefault(run.name, []).append(run)
-        for name, runs in by_sidecar.items():
-            rows.append(_status_row(env, name, runs))
-    return rows
-
-
-def _status_row(env: EnvironmentSnapshot, name: str, runs: list[SidecarRun]) -> StatusRow:
-    versions: dict[str, list[DigestCount]] = defaultdict(list)
-    for run in runs:
-        for count in run.running:
-            versions[count.digest].append(count)
-    counts = [
-        VersionCount(
-            label=group[0].label,
-            digest=digest,
-            services=len(group),
-            tasks=sum(c.tasks for c in group),
-            pushed_at=group[0].pushed_at,
-        )
-        for digest, group in versions.items()
-    ]
-    counts.sort(key=lambda v: (v.pushed_at is not None, v.pushed_at or datetime.min, v.label))
-    tag_digests = {run.tag_digest for run in runs if run.tag_digest}
-    tag_label = None
-    if len(tag_digests) == 1:
-        tag_digest = next(iter(tag_digests))
-        image = _find_image(env, tag_digest)
-        tag_label = version_label(image.tags if image else (), tag_digest)
-    return StatusRow(
-        environment=env.name,
-        sidecar=name,
-        services=len(runs),
-        versions=tuple(counts),
-        drifting=sum(1 for run in runs if run.drift),
-        not_running=sum(1 for run in runs if not run.running),
-        unresolvable=sum(1 for run in runs if not run.resolvable),
-        tag_label=tag_label,
-    )
-
-
-def _find_image(env: EnvironmentSnapshot, digest: str) -> ImageInfo | None:
-    for repository in env.repositories:
-        image = repository.image(digest)
-        if image is not None:
-            return image
-    return None
-
-
-# --- lifecycle and hold -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LifecycleRisk:
-    """A digest some service needs that its repository's lifecycle policy would expire."""
-
-    environment: str
-    repository: str
-    digest: str
-    label: str
-    rule_priority: int
-    rule: str
-    action: str
-    services: tuple[str, ...]  # cluster/service
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "environment": self.environment,
-            "repository": self.repository,
-            "digest": self.digest,
-            "label": self.label,
-            "rule_priority": self.rule_priority,
-            "rule": self.rule,
-            "action": self.action,
-            "services": list(self.services),
-        }
-
-    @property
-    def message(self) -> str:
-        where = ", ".join(self.services[:3]) + (" …" if len(self.services) > 3 else "")
-        return (
-            f"{self.environment}: {self.repository}@{self.label} is still needed by {where}, "
-            f"but lifecycle rule {self.rule_priority} ({self.rule}) would {self.action} it; "
-            "its next task would fail with CannotPullContainerError. "
-            f"Run `fleetpatch hold --env {self.environment}` or change the policy"
-        )
-
-
-def in_use_digests(env: EnvironmentSnapshot) -> dict[str, dict[str, list[str]]]:
-    """repository -> digest -> services ("cluster/service") needing it, own ECR only.
-
-    A digest is needed when tasks run it or the service's current revision resolved it
-    (the next scale-out or replacement task pulls that one).
-    """
-    needed: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-    for service in env.services:
-        where = f"{service.cluster}/{service.service}"
-        for run in service.sidecars:
-            # Only the environment's own ECR: fleetpatch holds images where it may tag.
-            if not run.resolvable or run.origin:
-                continue
-            digests = [count.digest for count in run.running]
-            if run.revision_digest is not None:
-                digests.append(run.revision_digest)
-            for digest in dict.fromkeys(digests):
-                needed[run.repository][digest].append(where)
-    return {repo: dict(digests) for repo, digests in needed.items()}
-
-
-def lifecycle_risks(snapshot: Snapshot, now: datetime | None = None) -> list[LifecycleRisk]:
-    """Needed digests that a repository's lifecycle policy would expire at `now`
-    (default: when the snapshot was taken)."""
-    moment = now or snapshot.taken_at
-    risks: list[LifecycleRisk] = []
-    for env in snapshot.environments:
-        for repository_name, digests in sorted(in_use_digests(env).items()):
-            repository = env.repository(repository_name)
-            if repository is None or not repository.lifecycle_policy:
-                continue
-            risks.extend(_repository_risks(env.name, repository, digests, moment))
-    return risks
-
-
-def _repository_risks(
-    environment: str,
-    repository: RepositorySnapshot,
-    needed: Mapping[str, Iterable[str]],
-    now: datetime,
-) -> list[LifecycleRisk]:
-    assert repository.lifecycle_policy is not None
-    risks = []
-    for expiry in would_expire(repository.lifecycle_policy, repository.images, now):
-        if expiry.digest not in needed:
-            continue
-        image = repository.image(expiry.digest)
-        risks.append(
-            LifecycleRisk(
-                environment=environment,
-                repository=repository.name,
-                digest=expiry.digest,
-                label=version_label(image.tags if image else (), expiry.digest),
-                rule_priority=expiry.rule_priority,
-                rule=expiry.rule,
-                action=expiry.action,
-                services=tuple(sorted(needed[expiry.digest])),
-            )
-        )
-    return risks

@@ -30,12 +30,8 @@ from fleetpatch.aws.session import AwsEnvironment, AwsSessions
 from fleetpatch.config import Config
 from fleetpatch.core.images import ImageInfo, short_digest
 from fleetpatch.core.lifecycle import would_expire
-from fleetpatch.core.snapshot import (
-    EnvironmentSnapshot,
-    RepositorySnapshot,
-    Snapshot,
-    in_use_digests,
-)
+from fleetpatch.core.lifecycle_risks import in_use_digests
+from fleetpatch.core.snapshot import EnvironmentSnapshot, RepositorySnapshot, Snapshot
 from fleetpatch.errors import EnvironmentFailure
 from fleetpatch.inventory.collect import CallCounter, ProgressCallback, collect
 

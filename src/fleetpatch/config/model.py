@@ -1,0 +1,168 @@
+"""`Config`, the whole `fleetpatch.toml`: its tables, the checks across them, and lookups."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
+
+from fleetpatch.config.environments import Environment
+from fleetpatch.config.policy import Policy
+from fleetpatch.config.registries import RegistryEndpoint
+from fleetpatch.config.sidecars import Sidecar
+from fleetpatch.config.values import ConfigValueError, Expect, StrictModel
+from fleetpatch.errors import UserError
+
+
+class Config(StrictModel):
+    """The whole `fleetpatch.toml`."""
+
+    sidecars: Annotated[
+        tuple[Sidecar, ...], Field(min_length=1), Expect("at least one [[sidecars]] table")
+    ]
+    environments: Annotated[
+        tuple[Environment, ...],
+        Field(min_length=1),
+        Expect("at least one [[environments]] table"),
+    ]
+    policy: Policy = Policy()
+    journal: Annotated[Path, Expect("a file path string")] | None = None
+    registries: Annotated[
+        tuple[RegistryEndpoint, ...], Expect("a list of [[registries]] tables")
+    ] = ()
+
+    # Where the config came from, for messages; set by load_config, None when built in code.
+    _source: Path | None = PrivateAttr(default=None)
+
+    @field_validator("journal", mode="before")
+    @classmethod
+    def _journal_is_a_string(cls, value: object) -> object:
+        if value is not None and not isinstance(value, str | Path):
+            raise ValueError("expected a file path string")
+        return value
+
+    @field_validator("journal")
+    @classmethod
+    def _resolve_journal(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        # Relative paths are relative to the config file, not to wherever fleetpatch runs.
+        base = (info.context or {}).get("base_dir")
+        if value is None or base is None or value.is_absolute():
+            return value
+        return Path(base) / value
+
+    @model_validator(mode="after")
+    def _check_references(self) -> Config:
+        _check_unique("sidecars", [s.name for s in self.sidecars], "sidecar")
+        names = [e.name for e in self.environments]
+        _check_unique("environments", names, "environment")
+        for i, env in enumerate(self.environments):
+            for j, required in enumerate(env.requires):
+                path: list[str | int] = ["environments", i, "requires", j]
+                if required == env.name:
+                    raise ConfigValueError(path, f"environment '{env.name}' cannot require itself")
+                _check_known(path, required, names)
+        for j, name in enumerate(self.policy.promotion_order):
+            _check_known(["policy", "promotion_order", j], name, names)
+        _check_unique(("policy", "promotion_order"), list(self.policy.promotion_order), "entry")
+        _check_no_cycle(self.environments)
+        hosts = [r.host for r in self.registries]
+        for i, host in enumerate(hosts):
+            if host in hosts[:i]:
+                raise ConfigValueError(["registries", i, "host"], f"duplicate registry '{host}'")
+        return self
+
+    # --- lookups ---------------------------------------------------------------------------
+
+    @property
+    def source(self) -> Path | None:
+        """The file this config was loaded from, if any."""
+        return self._source
+
+    def _where(self) -> str:
+        return f"{self._source}: " if self._source is not None else ""
+
+    def environment(self, name: str) -> Environment:
+        for env in self.environments:
+            if env.name == name:
+                return env
+        raise UserError(self._where() + _unknown("environment", name, self.environment_names))
+
+    def sidecar(self, name: str | None = None) -> Sidecar:
+        """The named sidecar; with no name, the only one (an error if there are several)."""
+        if name is None:
+            if len(self.sidecars) == 1:
+                return self.sidecars[0]
+            known = ", ".join(s.name for s in self.sidecars)
+            raise UserError(f"{self._where()}several sidecars configured: name one of {known}")
+        for sidecar in self.sidecars:
+            if sidecar.name == name:
+                return sidecar
+        known_names = [s.name for s in self.sidecars]
+        raise UserError(self._where() + _unknown("sidecar", name, known_names))
+
+    def select_environments(self, names: Iterable[str] | None = None) -> tuple[Environment, ...]:
+        """The named environments in the order given (duplicates dropped); all when no names."""
+        wanted = list(dict.fromkeys(names or ()))
+        if not wanted:
+            return self.environments
+        return tuple(self.environment(name) for name in wanted)
+
+    def registry_endpoints(self) -> dict[str, str]:
+        """OCI registry host -> the endpoint_url configured for it."""
+        return {r.host: r.endpoint_url for r in self.registries}
+
+    @property
+    def environment_names(self) -> tuple[str, ...]:
+        return tuple(e.name for e in self.environments)
+
+    def promotion_order(self) -> tuple[str, ...]:
+        """`policy.promotion_order`, or the order environments appear in the file."""
+        return self.policy.promotion_order or self.environment_names
+
+
+def _unknown(kind: str, name: str, known: Sequence[str]) -> str:
+    message = f"unknown {kind} '{name}'"
+    close = difflib.get_close_matches(name, known, n=1)
+    if close:
+        message += f" (did you mean '{close[0]}'?)"
+    return message + f"; known: {', '.join(known)}"
+
+
+def _check_unique(field: str | tuple[str, ...], names: list[str], kind: str) -> None:
+    prefix: list[str | int] = [field] if isinstance(field, str) else list(field)
+    seen: set[str] = set()
+    for i, name in enumerate(names):
+        if name in seen:
+            path = [*prefix, i] if kind == "entry" else [*prefix, i, "name"]
+            raise ConfigValueError(path, f"duplicate {kind} '{name}': names must be unique")
+        seen.add(name)
+
+
+def _check_known(path: list[str | int], name: str, known: Sequence[str]) -> None:
+    if name not in known:
+        raise ConfigValueError(path, _unknown("environment", name, known))
+
+
+def _check_no_cycle(environments: Sequence[Environment]) -> None:
+    """`requires` must form a DAG, else no environment could ever be promoted to."""
+    requires = {e.name: e.requires for e in environments}
+    index = {e.name: i for i, e in enumerate(environments)}
+    done: set[str] = set()
+
+    def visit(name: str, trail: tuple[str, ...]) -> None:
+        if name in trail:
+            cycle = " -> ".join([*trail[trail.index(name) :], name])
+            raise ConfigValueError(
+                ["environments", index[name], "requires"], f"requirement cycle {cycle}"
+            )
+        if name in done:
+            return
+        for required in requires.get(name, ()):
+            visit(required, (*trail, name))
+        done.add(name)
+
+    for env in environments:
+        visit(env.name, ())
