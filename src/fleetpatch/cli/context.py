@@ -22,6 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from fleetpatch.aws.errors import explain
 from fleetpatch.config import Config, load_config
 from fleetpatch.errors import EnvironmentFailure
+from fleetpatch.inventory.answers import AnswerCache
 from fleetpatch.journal import LockLost
 from fleetpatch.journal.sqlite import utc_now as utc_now
 
@@ -49,6 +50,14 @@ def now(ctx: typer.Context) -> datetime:
     """The command's wall clock, read once, in UTC."""
     moment = state(ctx).now()
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def answer_cache(config: Config) -> AnswerCache:
+    """The answers AWS never changes, kept beside the journal (a warm inventory)."""
+    from fleetpatch.inventory.answers import SqliteAnswerCache, answer_cache_path
+    from fleetpatch.journal.location import default_journal_path
+
+    return SqliteAnswerCache(answer_cache_path(default_journal_path(config.journal)))
 
 
 def clock(ctx: typer.Context) -> WallClock:

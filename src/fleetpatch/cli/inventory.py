@@ -54,7 +54,13 @@ def _config(ctx: typer.Context) -> Config:
 def _collect(ctx: typer.Context, config: Config, environments: list[str]) -> Snapshot:
     """The fleet, with a transient progress line on stderr when it is a terminal."""
     with collect_progress() as progress:
-        return collect(config, environments or None, progress=progress, clock=context.clock(ctx))
+        return collect(
+            config,
+            environments or None,
+            progress=progress,
+            clock=context.clock(ctx),
+            answers=context.answer_cache(config),
+        )
 
 
 def _report_failures(snapshot: Snapshot, extra: Iterable[tuple[str, str]] = ()) -> None:

@@ -131,6 +131,7 @@ def _runner(
         config,
         journal,
         now=clock,
+        answers=context.answer_cache(config),
         sink=sink,
         strict=strict,
         confirm=confirm,

@@ -111,7 +111,9 @@ def build_plan(
 
     environment = config.environment(env)
     sidecar = config.sidecar(sidecar_name)
-    snapshot = collect(config, [environment.name], clock=clock)
+    snapshot = collect(
+        config, [environment.name], clock=clock, answers=context.answer_cache(config)
+    )
     env_snapshot = snapshot.environments[0]
     if env_snapshot.error is not None:
         raise EnvironmentFailure(env, env_snapshot.error)
@@ -288,7 +290,7 @@ def _prerequisites_and_preflight(
     from fleetpatch.rollout.promote import check_prerequisites
     from fleetpatch.rollout.runner import Runner
 
-    runner = Runner(config, journal, strict=strict, now=clock)
+    runner = Runner(config, journal, strict=strict, now=clock, answers=context.answer_cache(config))
     sidecar = config.sidecar(the_plan.sidecar)
     check_prerequisites(runner, the_plan.environment, sidecar, the_plan.target.digest)
     if not the_plan.waves:

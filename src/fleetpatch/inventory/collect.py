@@ -25,6 +25,7 @@ from fleetpatch.aws.session import AwsEnvironment, AwsSessions
 from fleetpatch.config import Config, Environment, Sidecar
 from fleetpatch.core.images import RegistryLocation
 from fleetpatch.core.snapshot import EnvironmentSnapshot, Snapshot
+from fleetpatch.inventory.answers import AnswerCache
 from fleetpatch.inventory.environment import read_environment
 from fleetpatch.inventory.fleet import EcsFleetSource
 from fleetpatch.inventory.registry import EcrRegistry, Registry, open_registry
@@ -108,8 +109,12 @@ def collect(
     workers: int = DEFAULT_WORKERS,
     clock: Callable[[], datetime] | None = None,
     progress: ProgressCallback | None = None,
+    answers: AnswerCache | None = None,
 ) -> Snapshot:
     """Read the selected environments (all by default) into a Snapshot.
+
+    `answers`: where answers AWS never changes are kept between runs (inventory/answers.py);
+    without it every read is cold.
 
     `progress`, if given, is called once at the start and after every cluster and every
     environment read, from worker threads but never twice at once (_ProgressTracker)."""
@@ -127,6 +132,7 @@ def collect(
             workers,
             tracker.services_read,
             config.registry_endpoints(),
+            answers,
         )
         tracker.environment_done()
         return snapshot
@@ -155,6 +161,7 @@ def _read_environment(
     workers: int,
     on_services: Callable[[int], None] | None = None,
     endpoints: dict[str, str] | None = None,
+    answers: AnswerCache | None = None,
 ) -> EnvironmentSnapshot:
     env = aws.environment
     try:
@@ -174,7 +181,7 @@ def _read_environment(
                 return opened[location]
 
         with ThreadPoolExecutor(workers, thread_name_prefix=f"fp-{env.name}") as calls:
-            source = EcsFleetSource(ecs, env, calls)
+            source = EcsFleetSource(ecs, env, calls, answers)
             return read_environment(
                 env,
                 sidecars,

@@ -4,11 +4,13 @@
 
 - ListClusters / ListServices pages of 100, filtered by the config's globs;
 - DescribeServices 10 services per call;
-- DescribeTaskDefinition once per distinct task definition revision (cached);
+- DescribeTaskDefinition once per distinct task definition revision, and never again once
+  the answer cache (inventory/answers.py) has it: a revision never changes;
 - ListTasks pages of 100: for the whole cluster when every service of the cluster is
   selected (tasks of all services share pages), else per service that has tasks;
 - DescribeTasks 100 tasks per call, batched across the services of a cluster;
-- DescribeServiceRevisions 20 revisions per call, for services with revisions.
+- DescribeServiceRevisions 20 revisions per call, for services with revisions the answer
+  cache doesn't have yet.
 
 Batches run in parallel on the executor given by the caller.
 """
@@ -24,6 +26,12 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from fleetpatch.config import Environment
 from fleetpatch.core.strategies import strategy_bake_minutes
+from fleetpatch.inventory.answers import (
+    SERVICE_REVISION,
+    TASK_DEFINITION,
+    AnswerCache,
+    NoAnswerCache,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient
@@ -96,11 +104,16 @@ class EcsFleetSource:
     """A FleetSource over one environment's ECS API."""
 
     def __init__(
-        self, ecs: ECSClient, environment: Environment, executor: Executor | None = None
+        self,
+        ecs: ECSClient,
+        environment: Environment,
+        executor: Executor | None = None,
+        answers: AnswerCache | None = None,
     ) -> None:
         self._ecs = ecs
         self._env = environment
         self._executor = executor
+        self._answers = answers or NoAnswerCache()
         self._lock = threading.Lock()
         # task definition ARN -> future of its (name, image) list: one call per revision,
         # even when two clusters ask for it at the same time.
@@ -144,12 +157,17 @@ class EcsFleetSource:
     def _task_definitions_of(self, arns: Iterable[str]) -> dict[str, tuple[tuple[str, str], ...]]:
         futures: dict[str, Future[tuple[tuple[str, str], ...]]] = {}
         to_fetch: list[str] = []
+        wanted = list(dict.fromkeys(arns))
+        cached = self._answers.get_many(TASK_DEFINITION, wanted)
         with self._lock:
-            for arn in dict.fromkeys(arns):
+            for arn in wanted:
                 future = self._task_definitions.get(arn)
                 if future is None:
                     future = self._task_definitions[arn] = Future()
-                    to_fetch.append(arn)
+                    if arn in cached:
+                        future.set_result(tuple((str(n), str(i)) for n, i in cached[arn]))
+                    else:
+                        to_fetch.append(arn)
                 futures[arn] = future
 
         def fetch(arn: str) -> None:
@@ -164,6 +182,8 @@ class EcsFleetSource:
                 raise
 
         self._map(fetch, to_fetch)
+        fetched = {arn: [list(pair) for pair in futures[arn].result()] for arn in to_fetch}
+        self._answers.put_many(TASK_DEFINITION, fetched)
         return {arn: future.result() for arn, future in futures.items()}
 
     def _tasks(
@@ -209,13 +229,25 @@ class EcsFleetSource:
         arns = [arn for s in services if (arn := _current_revision_arn(s)) is not None]
         if not arns:
             return {}
+        # Only what inventory reads of a revision is kept: its containerImages.
+        found: dict[str, dict[str, Any]] = {
+            arn: {"containerImages": images}
+            for arn, images in self._answers.get_many(SERVICE_REVISION, arns).items()
+        }
+        missing = [arn for arn in dict.fromkeys(arns) if arn not in found]
 
         def describe(batch: list[str]) -> list[dict[str, Any]]:
             answer = self._ecs.describe_service_revisions(serviceRevisionArns=batch)
             return [dict(r) for r in answer["serviceRevisions"]]
 
-        pages = self._map(describe, _chunks(arns, REVISIONS_PER_DESCRIBE))
-        return {r["serviceRevisionArn"]: r for page in pages for r in page}
+        pages = self._map(describe, _chunks(missing, REVISIONS_PER_DESCRIBE))
+        read = {r["serviceRevisionArn"]: r for page in pages for r in page}
+        found.update(read)
+        self._answers.put_many(
+            SERVICE_REVISION,
+            {arn: _image_facts(revision) for arn, revision in read.items() if _settled(revision)},
+        )
+        return found
 
     def _pages(self, operation: str, key: str, params: dict[str, Any]) -> list[str]:
         paginator = self._ecs.get_paginator(operation)  # type: ignore[call-overload]
@@ -289,6 +321,23 @@ def _current_revision_arn(service: dict[str, Any]) -> str | None:
         return None
     target = max(current, key=lambda r: int(r.get("requestedTaskCount", 0)))
     return str(target["arn"])
+
+
+def _settled(revision: dict[str, Any]) -> bool:
+    """Whether ECS has resolved every image of the revision to its digest (then it is final)."""
+    images = revision.get("containerImages") or []
+    return bool(images) and all(c.get("imageDigest") for c in images)
+
+
+def _image_facts(revision: dict[str, Any]) -> list[dict[str, str]]:
+    return [
+        {
+            "containerName": str(c.get("containerName", "")),
+            "image": str(c.get("image", "")),
+            "imageDigest": str(c.get("imageDigest", "")),
+        }
+        for c in revision.get("containerImages", [])
+    ]
 
 
 def _task_facts(task: dict[str, Any]) -> TaskFacts:

@@ -22,6 +22,7 @@ from fleetpatch.aws.session import AwsSessions
 from fleetpatch.config import Config
 from fleetpatch.core.snapshot import EnvironmentSnapshot, Snapshot
 from fleetpatch.errors import EnvironmentFailure, UserError
+from fleetpatch.inventory.answers import AnswerCache
 from fleetpatch.inventory.registry import RegistryOpener, open_origin, registry_opener
 from fleetpatch.journal import (
     EntryKind,
@@ -65,6 +66,8 @@ class Runner:
     confirm: Callable[[Plan], None] = _no_prompt
     lock_ttl: timedelta = timedelta(minutes=2)
     actor: str = field(default_factory=current_user)
+    # Answers AWS never changes, kept between runs (inventory/answers.py); None: read cold.
+    answers: AnswerCache | None = None
     sessions: AwsSessions = field(init=False)
 
     def __post_init__(self) -> None:
@@ -75,7 +78,13 @@ class Runner:
     def snapshot(self, environment: str) -> Snapshot:
         from fleetpatch.inventory.collect import collect
 
-        snapshot = collect(self.config, [environment], sessions=self.sessions, clock=self.now)
+        snapshot = collect(
+            self.config,
+            [environment],
+            sessions=self.sessions,
+            clock=self.now,
+            answers=self.answers,
+        )
         error = snapshot.environments[0].error
         if error is not None:
             raise EnvironmentFailure(environment, error)
