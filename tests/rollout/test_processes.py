@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -149,28 +148,62 @@ def _started_per_service_and_target(config: Path) -> Counter[tuple[str, str]]:
         )
 
 
-def test_kill_9_at_random_points_then_rerun_converges(served: Path) -> None:
-    rng = random.Random(4)
-    kills, targets = 0, 1
-    while kills < 10:
-        process = subprocess.Popen(
-            _rollout(served), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-        time.sleep(rng.uniform(0.5, 2.0))
-        if process.poll() is None:
-            os.kill(process.pid, signal.SIGKILL)
-            process.communicate()
-            kills += 1
-            time.sleep(1.05)  # the killed run's lock (ttl 1 s) expires
-            continue
-        _, err = process.communicate()
-        if process.returncode == 0:
-            # Converged before the kill: roll out a new target so later kills still land mid-run.
+# Where a run is killed, chosen from its own progress (its --json events, each written after
+# what it reports is journaled): (event, how many of them the run has written). A kill right
+# after `deployment_requested` lands between the intent and the journaled answer - before
+# UpdateService, while it is in flight, or after ECS applied it and before the answer is
+# journaled: the rerun must find that deployment, not start a second one.
+KILL_POINTS = [
+    ("plan", 1),
+    ("wave_started", 1),
+    ("deployment_requested", 1),
+    ("deployment_started", 1),
+    ("deployment_progress", 1),
+    ("verified", 1),
+    ("wave_started", 2),
+    ("deployment_requested", 2),
+    ("deployment_requested", 3),
+    ("deployment_started", 2),
+    ("verified", 2),
+    ("wave_finished", 2),
+    ("deployment_requested", 5),
+    ("verified", 4),
+]
+
+
+def _kill_at(config: Path, point: tuple[str, int]) -> bool:
+    """Run the rollout and kill -9 it right after its `point` event; False if it ended first."""
+    kind, count = point
+    process = subprocess.Popen(
+        _rollout(config), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    assert process.stdout is not None
+    seen = 0
+    for line in process.stdout:
+        if json.loads(line).get("event") == kind:
+            seen += 1
+            if seen == count:
+                os.kill(process.pid, signal.SIGKILL)
+                process.wait()
+                return True
+    process.wait()
+    return False
+
+
+def test_kill_9_at_points_of_its_progress_then_rerun_converges(served: Path) -> None:
+    reached: list[tuple[str, int]] = []
+    targets = 1
+    for point in KILL_POINTS:
+        # A run that ends before the point converged: give the fleet a new target and try again.
+        for _ in range(3):
+            if _kill_at(served, point):
+                reached.append(point)
+                break
             _push_new_latest(served, targets)
             targets += 1
-        else:
-            assert process.returncode == 2 and "is locked by" in err, err
-            time.sleep(0.3)
+    # Every kill point was reached (the killed run's lock is taken over at once: its holder
+    # is a dead process on this host).
+    assert reached == KILL_POINTS
 
     final = _run_until_unlocked(served)
     assert final.returncode == 0, final.stderr

@@ -11,6 +11,7 @@ Event kinds and their data (every event also has `rollout_id`, `environment`, `t
 | `plan` | the plan's JSON (docs/rollout.md) |
 | `wave_started` | wave, canary, services |
 | `service_skipped` | service, reason (already verified, on target ...) |
+| `deployment_requested` | service, wave, mode, aws_time: journaled, UpdateService comes next |
 | `deployment_started` | service, deployment_id, digest_before, mode, adopted |
 | `deployment_progress` | service, running, desired, rollout_state |
 | `verified` | service, digest, tasks |

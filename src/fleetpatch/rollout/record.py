@@ -92,6 +92,7 @@ class Recorder:
             digest_before=step.digest_before,
             details=details,
         )
+        self.emit("deployment_requested", {"service": step.key, **details})
 
     def started(
         self,
