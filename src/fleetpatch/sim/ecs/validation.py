@@ -34,6 +34,8 @@ CANARY_DEFAULTS: dict[str, Any] = {"canaryPercent": 5.0, "canaryBakeTimeInMinute
 
 DEFAULT_DEPLOYMENT_CONFIGURATION: dict[str, Any] = {
     "deploymentCircuitBreaker": {"enable": False, "rollback": False},
+    # No CloudWatch alarms watch a deployment unless asked.
+    "alarms": {"alarmNames": [], "rollback": False, "enable": False},
     "maximumPercent": 200,
     "minimumHealthyPercent": 100,
 }
