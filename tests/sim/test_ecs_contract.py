@@ -10,6 +10,7 @@ deregistered task definition, a draining service, refused requests) and every an
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,7 +20,7 @@ from botocore.exceptions import ClientError
 from fleetpatch.sim import Simulator
 from fleetpatch.sim.simulator import client
 from tests.conftest import small_scenario
-from tests.sim.contract import Recorder, fixture, missing_members
+from tests.sim.contract import Recorder, check_answer, ecs_model, fixture, missing_members
 
 SERVICES: list[Any] = [
     "api",
@@ -237,3 +238,34 @@ def test_answers_carry_every_member_of_awss_example(
     answer = _first(walk, operation, answers_member, **match)
     missing = missing_members(expected, answer, member)
     assert [path for path in missing if path not in example["optional"]] == []
+
+
+def test_the_checker_finds_what_the_model_does_not_allow() -> None:
+    model = ecs_model()
+    body = {
+        "services": [
+            {
+                "serviceName": 5,
+                "launchType": "LAMBDA",
+                "createdAt": "2024-10-31T08:03:30Z",
+                "desiredCount": True,
+                "unknownMember": [],
+                "deploymentConfiguration": {"deploymentCircuitBreaker": {"enable": True}},
+            }
+        ]
+    }
+    problems = check_answer(
+        model.operation_model("DescribeServices"), 200, json.dumps(body).encode()
+    )
+    assert [problem.split(":")[0] for problem in problems] == [
+        "DescribeServices $.services[0].serviceName (String)",
+        "DescribeServices $.services[0].launchType (LaunchType)",
+        "DescribeServices $.services[0].createdAt (Timestamp)",
+        "DescribeServices $.services[0].desiredCount (Integer)",
+        "DescribeServices $.services[0].unknownMember",
+        "DescribeServices $.services[0].deploymentConfiguration.deploymentCircuitBreaker.rollback",
+    ]
+    error = json.dumps({"__type": "NoSuchThing", "message": "x"}).encode()
+    assert check_answer(model.operation_model("DescribeServices"), 400, error) == [
+        "DescribeServices: error 'NoSuchThing' is neither modeled nor common"
+    ]

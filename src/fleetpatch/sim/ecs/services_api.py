@@ -13,6 +13,7 @@ from fleetpatch.sim.ecs.models import EcsAccount, Service, TaskDefinition
 from fleetpatch.sim.ecs.validation import (
     DEFAULT_DEPLOYMENT_CONFIGURATION,
     HOOK_ACTIONS,
+    check_placement,
     deployment_configuration,
 )
 from fleetpatch.sim.protocol import AwsError
@@ -66,6 +67,7 @@ class ServicesApi:
                 "Network Configuration must be provided when networkMode 'awsvpc' is specified."
             )
         launch_type = p.get("launchType") or "EC2"
+        check_placement(p, launch_type)
         service = Service(
             name=name,
             arn=acct.arn(f"service/{cluster.name}/{name}"),
@@ -125,6 +127,7 @@ class ServicesApi:
             raise AwsError("ServiceNotActiveException", "Service was not ACTIVE.")
         self.engine.advance(acct, service, now)
         kinds.check_update(service, p)
+        check_placement(p, p.get("launchType") or service.launch_type)
 
         td = None
         if p.get("taskDefinition"):
