@@ -158,6 +158,8 @@ class Recorder:
     """Collects every raw ECS answer a boto3 client receives, and what is wrong with each."""
 
     operations: set[str] = field(default_factory=set)
+    # The operations the simulator serves (set by the test that drove it).
+    served: set[str] = field(default_factory=set)
     answers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     errors: dict[str, set[str]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)

@@ -60,7 +60,7 @@ def walk() -> Iterator[Recorder]:
     with Simulator(scenario) as sim:
         ecs = recorder.attach(client(sim, "ecs", "dev"))
         _walk(sim, ecs)
-        recorder.served = set(sim.ecs.operations)  # type: ignore[attr-defined]
+        recorder.served = set(sim.ecs.operations)
     yield recorder
 
 
@@ -183,8 +183,7 @@ def _refused(ecs: Any) -> None:
 
 
 def test_every_operation_the_simulator_serves_was_exercised(walk: Recorder) -> None:
-    served = walk.served  # type: ignore[attr-defined]
-    assert served - walk.operations == set()
+    assert walk.served - walk.operations == set()
 
 
 def test_every_answer_matches_botocores_service_model(walk: Recorder) -> None:
