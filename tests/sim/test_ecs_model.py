@@ -439,7 +439,13 @@ def test_task_definition_round_trip_keeps_everything(env: Env) -> None:
     for ref in ("web", "web:2", f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/web:2"):
         td = env.call("DescribeTaskDefinition", taskDefinition=ref)["taskDefinition"]
         assert td["revision"] == 2
-        assert {k: td[k] for k in request} == request
+        given = {k: v for k, v in request.items() if k != "containerDefinitions"}
+        assert {k: td[k] for k in given} == given
+        (container,) = td["containerDefinitions"]
+        # Everything given comes back, with the defaults ECS fills in beside it.
+        assert container.items() >= request["containerDefinitions"][0].items()  # type: ignore[index,union-attr]
+        assert container["cpu"] == 0
+        assert container["portMappings"] == container["environment"] == []
     first = env.call("DescribeTaskDefinition", taskDefinition="web:1", include=["TAGS"])
     assert first["tags"] == [{"key": "team", "value": "core"}]
 
@@ -473,6 +479,7 @@ def test_describe_services_limits_and_failures(env: Env) -> None:
     config = answer["services"][0]["deploymentConfiguration"]
     assert config == {
         "deploymentCircuitBreaker": {"enable": False, "rollback": False},
+        "alarms": {"alarmNames": [], "rollback": False, "enable": False},
         "maximumPercent": 200,
         "minimumHealthyPercent": 100,
     }

@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 from fleetpatch.errors import UserError
 from fleetpatch.sim import Simulator
 from fleetpatch.sim.scenario import scenario_from_data
+from fleetpatch.sim.seeding import NETWORK_CONFIGURATION
 from fleetpatch.sim.simulator import client
 from tests.conftest import small_scenario
 
@@ -348,6 +349,7 @@ def create(ecs: Any, name: str, **config: Any) -> dict[str, Any]:
         taskDefinition=td,
         desiredCount=1,
         deploymentConfiguration=config,
+        networkConfiguration=NETWORK_CONFIGURATION,
     )["service"]
 
 

@@ -7,6 +7,14 @@ from typing import Any
 
 from fleetpatch.sim import scenario as sc
 
+NETWORK_CONFIGURATION: dict[str, Any] = {
+    "awsvpcConfiguration": {
+        "subnets": ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"],
+        "securityGroups": ["sg-0a1b2c3d4e5f60001"],
+        "assignPublicIp": "DISABLED",
+    }
+}
+
 
 def launch_type(svc: sc.Service) -> str:
     """FARGATE unless given; a DAEMON service runs on EC2 (ECS runs no DAEMON on Fargate)."""
@@ -62,6 +70,8 @@ def create_service_request(
     }
     if task_definition_arn is not None:
         request["taskDefinition"] = task_definition_arn
+        # The seeded task definitions use awsvpc, for which ECS requires the subnets.
+        request["networkConfiguration"] = NETWORK_CONFIGURATION
     # ECS refuses a desired count for a DAEMON service: it counts the container instances.
     if svc.scheduling_strategy != "DAEMON":
         request["desiredCount"] = svc.desired_count

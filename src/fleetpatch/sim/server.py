@@ -14,15 +14,13 @@ own control API, /_oci/ the registries outside ECR (oci.py), /_ecr-layer/ layer 
 from __future__ import annotations
 
 import json
-import re
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from moto.iam.models import get_account_id_from
-
+from fleetpatch.sim.credentials import BASE_ACCOUNT, Caller, KnownKeys, refuse, signature
 from fleetpatch.sim.layers import PREFIX as LAYER_PREFIX
 from fleetpatch.sim.layers import download_url_response, serve_download
 from fleetpatch.sim.oci import PREFIX as OCI_PREFIX
@@ -47,7 +45,6 @@ CROSS_ACCOUNT_READS = frozenset(
 ECS_TARGET = "AmazonEC2ContainerServiceV20141113."
 ECR_TARGET = "AmazonEC2ContainerRegistry_V20150921."
 JSON_CONTENT = "application/x-amz-json-1.1"
-_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([a-z0-9-]+)/")
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
@@ -60,7 +57,7 @@ class SimApp:
         self.moto_app = moto_app
         self.calls: Counter[str] = Counter()
         self._calls_lock = threading.Lock()
-        self._accounts: dict[str, str] = {}
+        self._keys = KnownKeys()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -70,6 +67,12 @@ class SimApp:
             return self.sim.registry.oci.handle(environ, start_response)
         if path.startswith(LAYER_PREFIX):
             return serve_download(self.sim.registry, environ, start_response)
+        signed = signature(environ)
+        if signed is not None:
+            caller = self._keys.caller(signed.access_key)
+            if caller is None:
+                return refuse(environ, signed.service, start_response)
+            environ["fleetpatch.caller"] = caller
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if target.startswith(ECS_TARGET):
             return self._ecs(environ, start_response, target.removeprefix(ECS_TARGET))
@@ -86,7 +89,9 @@ class SimApp:
         try:
             self.sim.faults.before_call(account, region, action)
             params = _json_body(environ)
-            answer = self.sim.ecs.handle(account, region, action, params)
+            caller: Caller | None = environ.get("fleetpatch.caller")
+            principal = caller.arn if caller is not None else None
+            answer = self.sim.ecs.handle(account, region, action, params, principal)
         except AwsError as error:
             return _error(start_response, error)
         return _json(start_response, "200 OK", answer)
@@ -171,16 +176,12 @@ class SimApp:
 
     # --- helpers ----------------------------------------------------------------------------
     def _caller(self, environ: dict[str, Any]) -> tuple[str, str]:
-        """The account (from the access key, as moto maps assumed-role keys) and region."""
-        match = _CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", ""))
-        if not match:
-            return get_account_id_from(""), "us-east-1"
-        access_key, region = match.group(1), match.group(2)
-        account = self._accounts.get(access_key)
-        if account is None:
-            account = get_account_id_from(access_key)
-            self._accounts[access_key] = account
-        return account, region
+        """The caller's account (its access key's, checked in __call__) and region."""
+        caller: Caller | None = environ.get("fleetpatch.caller")
+        signed = signature(environ)
+        if caller is None or signed is None:
+            return BASE_ACCOUNT, "us-east-1"
+        return caller.account, signed.region
 
     def _count(self, operation: str) -> None:
         with self._calls_lock:

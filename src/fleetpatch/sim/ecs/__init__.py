@@ -42,14 +42,29 @@ class EcsSimulator:
         )
         self._api = EcsApi(self._engine, task_start_seconds)
 
+    @property
+    def operations(self) -> list[str]:
+        """The ECS API operations this layer serves."""
+        return sorted(self._api.handlers)
+
     def handle(
-        self, account: str, region: str, action: str, params: dict[str, Any]
+        self,
+        account: str,
+        region: str,
+        action: str,
+        params: dict[str, Any],
+        principal: str | None = None,
     ) -> dict[str, Any]:
+        """Answer one call. `principal` is the caller's ARN (as sts:GetCallerIdentity tells
+        it), which ECS records as a task definition's registeredBy and a service's createdBy;
+        without one (the scenario's own seeding) the account's root stands in."""
         handler = self._api.handlers.get(action)
         if handler is None:
             raise AwsError("UnknownOperationException", f"Unknown operation {action}.")
         with self._lock:
             now = self.clock.now().timestamp()
+            # Read by the handlers of this one call (the lock makes calls one at a time).
+            self._api.principal = principal or f"arn:aws:iam::{account}:root"
             return handler(self._account(account, region), params, now)
 
     def register_container_instances(

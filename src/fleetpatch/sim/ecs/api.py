@@ -12,7 +12,7 @@ import copy
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from fleetpatch.sim.ecs import lookups, shapes
+from fleetpatch.sim.ecs import lookups, shapes, task_shapes
 from fleetpatch.sim.ecs.deployments import RolloutEngine
 from fleetpatch.sim.ecs.lookups import invalid
 from fleetpatch.sim.ecs.models import Cluster, EcsAccount, Task, TaskDefinition
@@ -26,7 +26,9 @@ class EcsApi:
     def __init__(self, engine: RolloutEngine, task_start_seconds: float) -> None:
         self.engine = engine
         self.task_start_seconds = task_start_seconds
-        services = ServicesApi(engine)
+        # The caller of the call being answered (EcsSimulator.handle sets it, under its lock).
+        self.principal = ""
+        services = ServicesApi(engine, self)
         self.handlers: dict[str, Handler] = {
             "CreateCluster": self.create_cluster,
             "ListClusters": self.list_clusters,
@@ -146,11 +148,12 @@ class EcsApi:
             arn=acct.arn(f"task-definition/{family}:{revision}"),
             body=body,
             registered_at=now,
+            registered_by=self.principal,
         )
         revisions.append(td)
         lookups.set_tags(acct, td.arn, p.get("tags"))
         return {
-            "taskDefinition": shapes.task_definition(td),
+            "taskDefinition": task_shapes.task_definition(td),
             "tags": shapes.tag_list(acct.tags.get(td.arn)),
         }
 
@@ -158,7 +161,7 @@ class EcsApi:
         self, acct: EcsAccount, p: dict[str, Any], now: float
     ) -> dict[str, Any]:
         td = lookups.task_definition(acct, p.get("taskDefinition"))
-        answer: dict[str, Any] = {"taskDefinition": shapes.task_definition(td)}
+        answer: dict[str, Any] = {"taskDefinition": task_shapes.task_definition(td)}
         tags = lookups.tags_of(acct, td.arn, p.get("include"))
         if tags is not None:
             answer["tags"] = shapes.tag_list(tags)
@@ -191,7 +194,7 @@ class EcsApi:
         if td.status == "ACTIVE":
             td.status = "INACTIVE"
             td.deregistered_at = now
-        return {"taskDefinition": shapes.task_definition(td)}
+        return {"taskDefinition": task_shapes.task_definition(td)}
 
     # --- tasks ------------------------------------------------------------------------------
 
@@ -259,7 +262,9 @@ class EcsApi:
         include = p.get("include")
         return {
             "tasks": [
-                shapes.task(t, now, self.task_start_seconds, lookups.tags_of(acct, t.arn, include))
+                task_shapes.task(
+                    t, now, self.task_start_seconds, lookups.tags_of(acct, t.arn, include)
+                )
                 for t in found
             ],
             "failures": [
@@ -288,7 +293,7 @@ class EcsApi:
         # The service scheduler replaces the task right away.
         self.engine.reconcile(acct, service, now)
         self.engine.update_busy(acct, service)
-        return {"task": shapes.task(t, now, self.task_start_seconds, None)}
+        return {"task": task_shapes.task(t, now, self.task_start_seconds, None)}
 
     # --- tags -------------------------------------------------------------------------------
 

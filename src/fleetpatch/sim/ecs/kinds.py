@@ -23,6 +23,8 @@ DEPLOYMENT_CONTROLLERS = ("ECS", "CODE_DEPLOY", "EXTERNAL")
 # maximumPercent stays at 100 (ECS refuses more).
 DAEMON_DEPLOYMENT_CONFIGURATION: dict[str, Any] = {
     "deploymentCircuitBreaker": {"enable": False, "rollback": False},
+    # No CloudWatch alarms watch a deployment unless asked.
+    "alarms": {"alarmNames": [], "rollback": False, "enable": False},
     "maximumPercent": 100,
     "minimumHealthyPercent": 0,
 }

@@ -83,6 +83,8 @@ class TaskDefinition:
     # preserves everything (versionConsistency, runtimePlatform, cpu/memory ...).
     body: dict[str, Any]
     registered_at: float
+    # The principal that registered it (the ARN sts:GetCallerIdentity tells).
+    registered_by: str = ""
     status: str = "ACTIVE"
     deregistered_at: float | None = None
 
@@ -253,6 +255,12 @@ class Container:
     last_status: str = "PENDING"
     exit_code: int | None = None
     reason: str | None = None
+    # From the container definition: CPU units ("0" when not given) and memory limits.
+    cpu: str = "0"
+    memory: str | None = None
+    memory_reservation: str | None = None
+    # The container runtime's id, once the container was created.
+    runtime_id: str | None = None
 
 
 @dataclass(eq=False)
@@ -286,6 +294,12 @@ class Task:
     version: int = 1
     # The container instance an EC2 task runs on (None on Fargate).
     container_instance_arn: str | None = None
+    availability_zone: str = ""
+    # FARGATE only: the platform version the task runs on ("1.4.0" for LATEST) and its family.
+    platform_version: str | None = None
+    platform_family: str | None = None
+    cpu_architecture: str = "x86_64"
+    enable_execute_command: bool = False
 
     @property
     def is_starting(self) -> bool:
@@ -321,6 +335,8 @@ class Service:
     launch_type: str
     deployment_configuration: dict[str, Any]
     created_at: float
+    # The principal that created it (an assumed role's role ARN, as ECS records it).
+    created_by: str = ""
     platform_version: str | None = None
     network_configuration: dict[str, Any] | None = None
     scheduling_strategy: str = "REPLICA"  # REPLICA | DAEMON
@@ -329,6 +345,9 @@ class Service:
     enable_ecs_managed_tags: bool = False
     enable_execute_command: bool = False
     load_balancers: list[dict[str, Any]] = field(default_factory=list)
+    role_arn: str | None = None
+    health_check_grace_period_seconds: int = 0
+    availability_zone_rebalancing: str = "ENABLED"
     status: str = "ACTIVE"  # ACTIVE | DRAINING | INACTIVE
     # Active deployments, PRIMARY first; INACTIVE ones are dropped from here.
     deployments: list[Deployment] = field(default_factory=list)

@@ -4,7 +4,7 @@ DeleteService, ListServices, DescribeServices and the service deployment / revis
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Protocol
 
 from fleetpatch.sim.ecs import kinds, lookups, shapes
 from fleetpatch.sim.ecs.deployments import RolloutEngine
@@ -13,6 +13,7 @@ from fleetpatch.sim.ecs.models import EcsAccount, Service, TaskDefinition
 from fleetpatch.sim.ecs.validation import (
     DEFAULT_DEPLOYMENT_CONFIGURATION,
     HOOK_ACTIONS,
+    check_placement,
     deployment_configuration,
 )
 from fleetpatch.sim.protocol import AwsError
@@ -20,9 +21,16 @@ from fleetpatch.sim.protocol import AwsError
 NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,255}$")
 
 
+class Caller(Protocol):
+    """Who makes the call being answered (EcsApi)."""
+
+    principal: str
+
+
 class ServicesApi:
-    def __init__(self, engine: RolloutEngine) -> None:
+    def __init__(self, engine: RolloutEngine, caller: Caller) -> None:
         self.engine = engine
+        self.caller = caller
 
     # --- services ---------------------------------------------------------------------------
 
@@ -53,7 +61,13 @@ class ServicesApi:
             if controller == "EXTERNAL"
             else self._active_task_definition(acct, p.get("taskDefinition"))
         )
+        awsvpc = td is not None and td.body.get("networkMode") == "awsvpc"
+        if awsvpc and not p.get("networkConfiguration"):
+            raise invalid(
+                "Network Configuration must be provided when networkMode 'awsvpc' is specified."
+            )
         launch_type = p.get("launchType") or "EC2"
+        check_placement(p, launch_type)
         service = Service(
             name=name,
             arn=acct.arn(f"service/{cluster.name}/{name}"),
@@ -68,6 +82,7 @@ class ServicesApi:
                 defaults, p.get("deploymentConfiguration")
             ),
             created_at=now,
+            created_by=_identity(self.caller.principal),
             platform_version=p.get("platformVersion")
             or ("LATEST" if launch_type == "FARGATE" else None),
             network_configuration=p.get("networkConfiguration"),
@@ -77,6 +92,15 @@ class ServicesApi:
             enable_ecs_managed_tags=bool(p.get("enableECSManagedTags")),
             enable_execute_command=bool(p.get("enableExecuteCommand")),
             load_balancers=list(p.get("loadBalancers") or []),
+            # Without a role, ECS uses its service-linked role.
+            role_arn=p.get("role")
+            or f"arn:aws:iam::{acct.account}:role/aws-service-role/ecs.amazonaws.com/"
+            "AWSServiceRoleForECS",
+            health_check_grace_period_seconds=p.get("healthCheckGracePeriodSeconds") or 0,
+            # "For create service requests ... Amazon ECS defaults the value to ENABLED"
+            # (a DAEMON service does not rebalance: it runs one task per instance).
+            availability_zone_rebalancing=p.get("availabilityZoneRebalancing")
+            or ("DISABLED" if daemon else "ENABLED"),
             advanced_to=now,
         )
         cluster.services[name] = service
@@ -103,6 +127,7 @@ class ServicesApi:
             raise AwsError("ServiceNotActiveException", "Service was not ACTIVE.")
         self.engine.advance(acct, service, now)
         kinds.check_update(service, p)
+        check_placement(p, p.get("launchType") or service.launch_type)
 
         td = None
         if p.get("taskDefinition"):
@@ -121,6 +146,8 @@ class ServicesApi:
             ("enableECSManagedTags", "enable_ecs_managed_tags"),
             ("propagateTags", "propagate_tags"),
             ("loadBalancers", "load_balancers"),
+            ("healthCheckGracePeriodSeconds", "health_check_grace_period_seconds"),
+            ("availabilityZoneRebalancing", "availability_zone_rebalancing"),
         ):
             if member in p:
                 setattr(service, attr, p[member])
@@ -301,3 +328,12 @@ def _arns(p: dict[str, Any], member: str) -> list[str]:
     if len(arns) > 20:
         raise invalid(f"{member} can have at most 20 items.")
     return arns
+
+
+def _identity(principal: str) -> str:
+    """The IAM identity of a caller: an assumed role's role ARN, as ECS records createdBy."""
+    match = re.match(r"arn:([^:]+):sts::(\d{12}):assumed-role/([^/]+)/", principal)
+    if match is None:
+        return principal
+    partition, account, role = match.groups()
+    return f"arn:{partition}:iam::{account}:role/{role}"

@@ -1,4 +1,5 @@
-"""Model objects -> JSON response shapes, with the member names of the ECS API reference.
+"""Model objects -> JSON response shapes, with the member names of the ECS API reference:
+clusters, services and their deployments (task_shapes.py: task definitions and tasks).
 
 Members whose value is None are left out, as AWS leaves out members it has no value for.
 """
@@ -10,13 +11,10 @@ from typing import Any
 
 from fleetpatch.sim.ecs.models import (
     Cluster,
-    Container,
     Deployment,
     HookRun,
     ServiceDeployment,
     ServiceRevision,
-    Task,
-    TaskDefinition,
 )
 from fleetpatch.sim.ecs.models import Service as EcsService
 
@@ -48,24 +46,16 @@ def cluster(c: Cluster, running: int, pending: int, active_services: int) -> dic
     )
 
 
-def task_definition(td: TaskDefinition) -> dict[str, Any]:
-    # A deep copy: the caller may serialize or change the answer; our record stays as given.
-    shape: dict[str, Any] = copy.deepcopy(td.body)
-    requires = list(shape.get("requiresCompatibilities") or [])
-    shape.update(
-        {
-            "taskDefinitionArn": td.arn,
-            "family": td.family,
-            "revision": td.revision,
-            "status": td.status,
-            "requiresAttributes": [],
-            "compatibilities": sorted({"EC2", *requires}),
-            "registeredAt": td.registered_at,
-        }
-    )
-    if td.deregistered_at is not None:
-        shape["deregisteredAt"] = td.deregistered_at
-    return shape
+def _platform_family(launch_type: str) -> str | None:
+    """The platform family of a Fargate service, task set or revision (Linux here)."""
+    return "Linux" if launch_type == "FARGATE" else None
+
+
+def _resolved_platform_version(launch_type: str, platform_version: str | None) -> str | None:
+    """What a Fargate deployment runs: LATEST resolves to 1.4.0 on Linux."""
+    if launch_type != "FARGATE":
+        return platform_version
+    return "1.4.0" if platform_version in (None, "LATEST") else platform_version
 
 
 def deployment(d: Deployment, launch_type: str, platform_version: str | None) -> dict[str, Any]:
@@ -82,7 +72,8 @@ def deployment(d: Deployment, launch_type: str, platform_version: str | None) ->
             "createdAt": d.created_at,
             "updatedAt": d.updated_at,
             "launchType": launch_type,
-            "platformVersion": platform_version,
+            "platformVersion": _resolved_platform_version(launch_type, platform_version),
+            "platformFamily": _platform_family(launch_type),
             "networkConfiguration": d.revision.network_configuration,
             "rolloutState": d.rollout_state,
             "rolloutStateReason": d.rollout_state_reason,
@@ -113,7 +104,8 @@ def task_set(s: EcsService, d: Deployment, primary: bool) -> dict[str, Any]:
             "createdAt": d.created_at,
             "updatedAt": d.updated_at,
             "launchType": s.launch_type,
-            "platformVersion": s.platform_version,
+            "platformVersion": _resolved_platform_version(s.launch_type, s.platform_version),
+            "platformFamily": _platform_family(s.launch_type),
             "networkConfiguration": d.revision.network_configuration,
             "loadBalancers": s.load_balancers,
             "serviceRegistries": [],
@@ -154,6 +146,11 @@ def service(s: EcsService, tags: dict[str, str] | None) -> dict[str, Any]:
             "enableECSManagedTags": s.enable_ecs_managed_tags,
             "propagateTags": s.propagate_tags,
             "enableExecuteCommand": s.enable_execute_command,
+            "roleArn": s.role_arn,
+            "healthCheckGracePeriodSeconds": s.health_check_grace_period_seconds,
+            "createdBy": s.created_by or None,
+            "platformFamily": _platform_family(s.launch_type),
+            "availabilityZoneRebalancing": s.availability_zone_rebalancing,
         }
     )
     if s.deployment_controller == "ECS":
@@ -191,64 +188,6 @@ def _deployments(s: EcsService) -> dict[str, Any]:
             ],
         }
     )
-
-
-def _task_status(t: Task, now: float, start_seconds: float) -> str:
-    """A starting task shows PROVISIONING for its first third, then PENDING."""
-    if t.is_starting:
-        return "PROVISIONING" if now < t.created_at + start_seconds / 3 else "PENDING"
-    return t.last_status
-
-
-def _container(c: Container, t: Task) -> dict[str, Any]:
-    return _clean(
-        {
-            "containerArn": c.arn,
-            "taskArn": t.arn,
-            "name": c.name,
-            "image": c.image,
-            "imageDigest": c.digest,
-            "lastStatus": c.last_status,
-            "exitCode": c.exit_code,
-            "reason": c.reason,
-            "networkBindings": [],
-            "networkInterfaces": [],
-            "healthStatus": "UNKNOWN",
-        }
-    )
-
-
-def task(t: Task, now: float, start_seconds: float, tags: dict[str, str] | None) -> dict[str, Any]:
-    shape = _clean(
-        {
-            "taskArn": t.arn,
-            "clusterArn": t.cluster_arn,
-            "taskDefinitionArn": t.task_definition_arn,
-            "containerInstanceArn": t.container_instance_arn,
-            "group": f"service:{t.service_name}",
-            "startedBy": t.started_by,
-            "lastStatus": _task_status(t, now, start_seconds),
-            "desiredStatus": t.desired_status,
-            "launchType": t.launch_type,
-            "cpu": t.cpu,
-            "memory": t.memory,
-            "createdAt": t.created_at,
-            "startedAt": t.started_at,
-            "stoppingAt": t.stopping_at,
-            "stoppedAt": t.stopped_at,
-            "stoppedReason": t.stopped_reason,
-            "stopCode": t.stop_code,
-            "connectivity": "CONNECTED",
-            "healthStatus": "UNKNOWN",
-            "version": t.version,
-            "containers": [_container(c, t) for c in t.containers],
-            "attachments": [],
-            "overrides": {"containerOverrides": [{"name": c.name} for c in t.containers]},
-        }
-    )
-    if tags is not None:
-        shape["tags"] = tag_list(tags)
-    return shape
 
 
 def _revision_summary(arn: str, d: Deployment | None, requested: int) -> dict[str, Any]:
@@ -361,7 +300,8 @@ def service_revision(r: ServiceRevision) -> dict[str, Any]:
             "clusterArn": r.cluster_arn,
             "taskDefinition": r.task_definition_arn,
             "launchType": r.launch_type,
-            "platformVersion": r.platform_version,
+            "platformVersion": _resolved_platform_version(r.launch_type, r.platform_version),
+            "platformFamily": _platform_family(r.launch_type),
             "loadBalancers": [],
             "serviceRegistries": [],
             "networkConfiguration": r.network_configuration,
@@ -370,6 +310,7 @@ def service_revision(r: ServiceRevision) -> dict[str, Any]:
                 for ci in r.container_images
             ],
             "guardDutyEnabled": False,
+            "serviceConnectConfiguration": {"enabled": False},
             "createdAt": r.created_at,
         }
     )

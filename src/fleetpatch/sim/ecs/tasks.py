@@ -74,6 +74,7 @@ class TaskRunner:
         td = account.find_task_definition(revision.task_definition_arn)
         body: dict[str, Any] = td.body if td else {}
         task_id = self.ids.task_id()
+        definitions = {cd.get("name"): cd for cd in body.get("containerDefinitions", [])}
         containers = [
             Container(
                 arn=account.arn(f"container/{service.cluster_name}/{task_id}/{self.ids.uuid()}"),
@@ -82,9 +83,21 @@ class TaskRunner:
                 digest=ci.digest if ci.consistent else None,
                 consistent=ci.consistent,
                 essential=ci.essential,
+                cpu=str(definitions.get(ci.name, {}).get("cpu", 0)),
+                memory=_str_or_none(definitions.get(ci.name, {}).get("memory")),
+                memory_reservation=_str_or_none(
+                    definitions.get(ci.name, {}).get("memoryReservation")
+                ),
             )
             for ci in revision.container_images
         ]
+        if container_instance_arn is None and service.launch_type == "EC2":
+            # The scheduler places an EC2 task on a container instance (spread evenly).
+            instances = cluster.active_instances
+            if instances:
+                container_instance_arn = instances[len(service.task_ids) % len(instances)].arn
+        fargate = service.launch_type == "FARGATE"
+        architecture = (body.get("runtimePlatform") or {}).get("cpuArchitecture") or "X86_64"
         family = td.family if td else revision.task_definition_arn.rsplit("/", 1)[-1].split(":")[0]
         task = Task(
             id=task_id,
@@ -102,6 +115,11 @@ class TaskRunner:
             ready_at=t if self.instant else t + self.task_start_seconds,
             deployment=deployment,
             container_instance_arn=container_instance_arn,
+            availability_zone=account.region + "abc"[int(task_id[:8], 16) % 3],
+            platform_version=_fargate_platform_version(service) if fargate else None,
+            platform_family="Linux" if fargate else None,
+            cpu_architecture=architecture.lower(),
+            enable_execute_command=service.enable_execute_command,
         )
         deployment.tasks[task_id] = task
         cluster.tasks[task_id] = task
@@ -149,8 +167,9 @@ class TaskRunner:
             task.last_status = "RUNNING"
             task.started_at = t
             task.version += 1
-            for c in task.containers:
+            for i, c in enumerate(task.containers):
                 c.last_status = "RUNNING"
+                c.runtime_id = f"{task.id}-{i}"
             return
         code, reason = failure
         task.desired_status = "STOPPED"
@@ -274,3 +293,9 @@ class TaskRunner:
 
 def _str_or_none(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+def _fargate_platform_version(service: Service) -> str:
+    """The platform version a Fargate task runs: LATEST is 1.4.0 on Linux."""
+    given = service.platform_version
+    return "1.4.0" if given in (None, "LATEST") else str(given)

@@ -34,6 +34,8 @@ CANARY_DEFAULTS: dict[str, Any] = {"canaryPercent": 5.0, "canaryBakeTimeInMinute
 
 DEFAULT_DEPLOYMENT_CONFIGURATION: dict[str, Any] = {
     "deploymentCircuitBreaker": {"enable": False, "rollback": False},
+    # No CloudWatch alarms watch a deployment unless asked.
+    "alarms": {"alarmNames": [], "rollback": False, "enable": False},
     "maximumPercent": 200,
     "minimumHealthyPercent": 100,
 }
@@ -156,3 +158,36 @@ def _hook(given: dict[str, Any]) -> dict[str, Any]:
         raise invalid(f"Invalid lifecycle hook timeout action '{action}'.")
     hook["timeoutConfiguration"] = timeout
     return hook
+
+
+PLACEMENT_STRATEGY_FIELDS = {"binpack": ("cpu", "memory"), "spread": None, "random": None}
+
+
+def check_placement(p: dict[str, Any], launch_type: str) -> None:
+    """CreateService / UpdateService's launch type, capacity providers and placement, as the
+    API reference states them: a capacityProviderStrategy and a launchType exclude each
+    other; a placement strategy is random, spread (on a field) or binpack (on cpu or memory);
+    Fargate places tasks itself. (The wording of the last two refusals is the simulator's.)"""
+    if p.get("launchType") and p.get("capacityProviderStrategy"):
+        raise invalid(
+            "Specifying both a launch type and capacity provider strategy is not supported. "
+            "Remove one and try again."
+        )
+    strategies = p.get("placementStrategy") or []
+    if strategies and launch_type == "FARGATE":
+        raise invalid("Placement strategies are not supported with FARGATE launch type.")
+    for strategy in strategies:
+        kind = strategy.get("type")
+        if kind not in PLACEMENT_STRATEGY_FIELDS:
+            raise invalid(
+                f"Invalid placement strategy type '{kind}'. Valid values are random, spread, "
+                "binpack."
+            )
+        fields = PLACEMENT_STRATEGY_FIELDS[kind]
+        if kind != "random" and not strategy.get("field"):
+            raise invalid(f"A field must be specified for the {kind} placement strategy.")
+        if fields is not None and strategy.get("field") not in fields:
+            raise invalid(
+                f"Invalid field '{strategy.get('field')}' for the binpack placement strategy. "
+                "Valid values are cpu, memory."
+            )
