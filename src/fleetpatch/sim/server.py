@@ -84,7 +84,7 @@ class SimApp:
         account, region = self._caller(environ)
         self._count(f"ecs:{action}")
         try:
-            self.sim.faults.before_call(account, region, action)
+            self.sim.faults.before_call(account, region, "ecs", action)
             params = _json_body(environ)
             answer = self.sim.ecs.handle(account, region, action, params)
         except AwsError as error:
@@ -98,7 +98,7 @@ class SimApp:
         account, region = self._caller(environ)
         self._count(f"ecr:{action}")
         try:
-            self.sim.faults.before_call(account, region, action)
+            self.sim.faults.before_call(account, region, "ecr", action)
             params = _json_body(environ)
             # moto reads the body again.
             environ["wsgi.input"].seek(0)
