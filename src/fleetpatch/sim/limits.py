@@ -48,9 +48,7 @@ ECS_BUCKETS: tuple[Bucket, ...] = (
         "DescribeContainerInstances",
         "ListContainerInstances",
     ),
-    _bucket(
-        "ecs:deployment-read", 50, 20, "DescribeServiceDeployments", "ListServiceDeployments"
-    ),
+    _bucket("ecs:deployment-read", 50, 20, "DescribeServiceDeployments", "ListServiceDeployments"),
     _bucket("ecs:revision-read", 50, 20, "DescribeServiceRevisions"),
     _bucket(
         "ecs:task-definition-modify",
