@@ -61,7 +61,8 @@ def test_the_slowest_bucket_binds_and_shared_buckets_add_up(counts: dict[str, in
     if pacing.seconds == 0:
         assert pacing.binding is None
     else:
-        assert floors[pacing.binding or ""] == pacing.seconds
+        assert pacing.binding is not None
+        assert floors[pacing.binding.name] == pacing.seconds
 
 
 def test_aws_documented_buckets() -> None:
@@ -88,7 +89,7 @@ def test_300_pin_mode_services_take_at_least_280_seconds_of_registration(
     pacing = plan_pacing(_fleet_plan(300, "pin", max_parallel))  # type: ignore[arg-type]
     # RegisterTaskDefinition: 20 at once, then 1 a second, however the waves fall.
     assert pacing.total.seconds >= 280
-    assert pacing.total.binding == "ECS task definition writes"
+    assert pacing.total.binding == ECS_LIMITS["RegisterTaskDefinition"]
     assert pacing.to_json()["api_minutes"] >= 4.6
 
 
@@ -97,7 +98,7 @@ def test_300_tag_mode_services_wait_on_update_service() -> None:
     # UpdateService: 50 at once, then 5 a second; the bucket is full once, not per wave.
     assert pacing.total.seconds == (300 - 50) / 5
     assert pacing.waves[1].pacing.seconds == (299 - 50) / 5
-    assert pacing.total.binding == "ECS service writes"
+    assert pacing.total.binding == ECS_LIMITS["UpdateService"]
     assert pacing.waves[0].pacing.seconds == 0  # the canary wave: one call of each
 
 

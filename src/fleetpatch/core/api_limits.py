@@ -104,10 +104,16 @@ class Pacing:
     has to wait)."""
 
     seconds: float
-    binding: str | None
+    binding: Limit | None
 
     def to_json(self) -> dict[str, object]:
-        return {"api_seconds": round(self.seconds, 1), "binding_limit": self.binding}
+        binding = self.binding
+        return {
+            "api_seconds": round(self.seconds, 1),
+            "binding_limit": None
+            if binding is None
+            else {"name": binding.name, "burst": binding.burst, "rate": binding.rate},
+        }
 
 
 def estimate(calls: Mapping[tuple[str, str], int]) -> Pacing:
@@ -123,5 +129,5 @@ def estimate(calls: Mapping[tuple[str, str], int]) -> Pacing:
     for limit, count in sorted(per_bucket.items(), key=lambda item: item[0].name):
         seconds = least_seconds(count, limit)
         if seconds > slowest.seconds:
-            slowest = Pacing(seconds, limit.name)
+            slowest = Pacing(seconds, limit)
     return slowest
