@@ -361,11 +361,10 @@ def _execute(
     )
     try:
         if as_json:
-            rollout.sink = JsonLinesSink(
-                sys.stdout, rollout_id=rollout_id, environment=the_plan.environment
+            rollout.sink = _PacingAfterPlan(
+                JsonLinesSink(sys.stdout, rollout_id=rollout_id, environment=the_plan.environment),
+                Event("pacing", plan_pacing(the_plan).to_json()),
             )
-            # Before any change: how long AWS's rate limits make the calls at least.
-            rollout.sink.emit(Event("pacing", plan_pacing(the_plan).to_json()))
             return rollout.run()
         if console.is_terminal:
             with RichProgress(console) as progress:
@@ -384,6 +383,21 @@ def _execute(
         if failure is None:
             raise
         raise failure from exc
+
+
+class _PacingAfterPlan:
+    """Passes events on, and right after the `plan` event (before any change) the `pacing`
+    one: how long AWS's rate limits make the rollout's calls at least."""
+
+    def __init__(self, sink: EventSink, pacing: Event) -> None:
+        self._sink = sink
+        self._pacing: Event | None = pacing
+
+    def emit(self, event: Event) -> None:
+        self._sink.emit(event)
+        if event.kind == "plan" and self._pacing is not None:
+            self._sink.emit(self._pacing)
+            self._pacing = None
 
 
 def _print_summary(result: RolloutResult) -> None:
