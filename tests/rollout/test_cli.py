@@ -74,6 +74,8 @@ def test_json_stream_history_and_verify(
     events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     kinds = [e["event"] for e in events]
     assert kinds[0] == "plan" and kinds[-1] == "finished"
+    # AWS's rate limits, said before the first change.
+    assert kinds[1] == "pacing" and events[1]["binding_limit"] is None
     assert all(e["rollout_id"] == events[0]["rollout_id"] for e in events)
     assert kinds.count("verified") == 3
 

@@ -180,7 +180,9 @@ def test_blue_green_bakes_with_both_revisions_then_cleans_up_the_blue_one(
 
 def test_blue_green_stages_come_in_the_documented_order(strategy_sim: Simulator, ecs: Any) -> None:
     new_sidecar(strategy_sim)
-    seen = follow(strategy_sim, ecs, deploy(ecs, "bg"), 5, {"SUCCESSFUL"})
+    # Every 20 simulated seconds: a poll every 5 would be 720 polls of the 60-minute bake,
+    # paced by ECS's DescribeServiceDeployments bucket (20 a second) like any client.
+    seen = follow(strategy_sim, ecs, deploy(ecs, "bg"), 20, {"SUCCESSFUL"})
     observed = stages(seen)
     assert observed == sorted(observed, key=STAGE_ORDER.index)
     assert {"SCALE_UP", "BAKE_TIME", "CLEAN_UP"} <= set(observed)

@@ -5,7 +5,9 @@ environment's credentials (a profile, the default chain, or a role assumed throu
 and hands out clients that point at its region and, for the simulator, its endpoint_url.
 
 Clients are created once and shared: botocore clients are thread-safe, but creating them
-from one boto3 Session is not, so creation happens under a lock.
+from one boto3 Session is not, so creation happens under a lock. Every ECS and ECR client
+waits on its account and Region's one RateLimiter (aws/pacing.py): AWS's documented token
+buckets, shared by all sessions of the process.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from fleetpatch import __version__
 from fleetpatch.aws.errors import explain
 from fleetpatch.aws.identity import AccountMismatch
+from fleetpatch.aws.pacing import RateLimiter, rate_limiter
 from fleetpatch.config import DEFAULT_CONFIG_NAME, Config, Environment
 
 if TYPE_CHECKING:
@@ -35,6 +38,9 @@ if TYPE_CHECKING:
 # rejects them, so they can never reach a real account by accident.
 SIM_ACCESS_KEY = "fleetpatch-sim"
 SIM_SECRET_KEY = "fleetpatch-sim"
+
+# The services whose documented rate limits fleetpatch paces itself to (core/api_limits.py).
+PACED_SERVICES = frozenset({"ecs", "ecr"})
 
 # How long an assumed-role session lasts; botocore refreshes it shortly before expiry.
 ROLE_SESSION_SECONDS = 3600
@@ -86,8 +92,15 @@ class AwsEnvironment:
                 endpoint_url=self.environment.endpoint_url,
                 config=self._config,
             )
+            if service_name in PACED_SERVICES:
+                self.rate_limiter(region).pace(client)
             self._clients[key] = client
             return client
+
+    def rate_limiter(self, region: str | None = None) -> RateLimiter:
+        """The one RateLimiter of this environment's account in `region` (default: its own),
+        shared with every other session of the process that reaches the same account."""
+        return rate_limiter(self.environment.account_id, region or self.environment.region)
 
     def ecs(self) -> ECSClient:
         return cast("ECSClient", self.client("ecs"))

@@ -30,7 +30,7 @@ from fleetpatch.inventory.registry import open_origin, registry_opener
 from fleetpatch.journal import LockLost, default_lock_owner, open_journal
 from fleetpatch.journal.render import entry_to_json, verify_table, verify_to_json
 from fleetpatch.rollout.dryrun import planned_calls
-from fleetpatch.rollout.events import EventSink, JsonLinesSink
+from fleetpatch.rollout.events import Event, EventSink, JsonLinesSink
 from fleetpatch.rollout.executor import (
     Rollout,
     RolloutOptions,
@@ -38,6 +38,7 @@ from fleetpatch.rollout.executor import (
     new_rollout_id,
 )
 from fleetpatch.rollout.others import plan_only_sidecar
+from fleetpatch.rollout.pacing import plan_pacing
 from fleetpatch.rollout.plan import Mode, Plan, resolve_target
 from fleetpatch.rollout.waits import PollPolicy
 
@@ -90,7 +91,7 @@ def plan_command(
         config, env, sidecar, digest, version, mode, context.clock(ctx), allow_other_changes
     )
     if as_json:
-        print_json(the_plan.to_json())
+        print_json({**the_plan.to_json(), "pacing": plan_pacing(the_plan).to_json()})
         return
     print_plan(the_plan)
 
@@ -179,10 +180,27 @@ def print_plan(the_plan: Plan) -> None:
             f"the services' deployment strategies bake: this rollout takes at least "
             f"{the_plan.bake_minutes:g} min (wave {longest.index}: {longest.bake_minutes:g} min)"
         )
+    pacing_note = _pacing_note(the_plan)
+    if pacing_note:
+        print_note(pacing_note)
     for skipped in the_plan.skipped:
         print_note(f"skipped {skipped.key}: {skipped.reason}")
     for note in the_plan.notes:
         print_note(f"note: {note}")
+
+
+def _pacing_note(the_plan: Plan) -> str | None:
+    """AWS's rate limits, when they make this rollout's calls wait at least a few seconds."""
+    pacing = plan_pacing(the_plan).total
+    if pacing.binding is None or pacing.seconds < 1:
+        return None
+    limit = pacing.binding
+    seconds = f"{pacing.seconds:.0f} s"
+    duration = f"{pacing.seconds / 60:.1f} min ({seconds})" if pacing.seconds >= 60 else seconds
+    return (
+        f"AWS's rate limits: this rollout's API calls take at least {duration} "
+        f"({limit.name}: {limit.burst} at once, then {limit.rate:g} a second)"
+    )
 
 
 # --- rollout ------------------------------------------------------------------------------------
@@ -271,7 +289,8 @@ def _dry_run(
     the_plan = build_plan(config, env, sidecar, digest, version, mode, clock, allow_other_changes)
     calls = planned_calls(the_plan)
     if as_json:
-        print_json({"plan": the_plan.to_json(), "calls": calls})
+        pacing = plan_pacing(the_plan).to_json()
+        print_json({"plan": the_plan.to_json(), "pacing": pacing, "calls": calls})
         return
     print_plan(the_plan)
     console.print("[bold]dry run[/]: these calls would be made; nothing was changed.")
@@ -344,8 +363,9 @@ def _execute(
     )
     try:
         if as_json:
-            rollout.sink = JsonLinesSink(
-                sys.stdout, rollout_id=rollout_id, environment=the_plan.environment
+            rollout.sink = _PacingAfterPlan(
+                JsonLinesSink(sys.stdout, rollout_id=rollout_id, environment=the_plan.environment),
+                Event("pacing", plan_pacing(the_plan).to_json()),
             )
             return rollout.run()
         if console.is_terminal:
@@ -365,6 +385,21 @@ def _execute(
         if failure is None:
             raise
         raise failure from exc
+
+
+class _PacingAfterPlan:
+    """Passes events on, and right after the `plan` event (before any change) the `pacing`
+    one: how long AWS's rate limits make the rollout's calls at least."""
+
+    def __init__(self, sink: EventSink, pacing: Event) -> None:
+        self._sink = sink
+        self._pacing: Event | None = pacing
+
+    def emit(self, event: Event) -> None:
+        self._sink.emit(event)
+        if event.kind == "plan" and self._pacing is not None:
+            self._sink.emit(self._pacing)
+            self._pacing = None
 
 
 def _print_summary(result: RolloutResult) -> None:

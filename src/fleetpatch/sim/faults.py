@@ -1,4 +1,5 @@
-"""Fault injection: throttling, server errors, latency and ECS-like rate limits.
+"""Fault injection: AWS's rate limits (on by default, sim/limits.py), throttling, server
+errors and latency.
 
 Settable from the scenario (`faults:`) or at run time (`Simulator.set_faults`), so a test can
 make AWS misbehave in the middle of a rollout.
@@ -10,27 +11,16 @@ import random
 import threading
 import time
 
+from fleetpatch.sim.limits import aws_buckets
 from fleetpatch.sim.protocol import AwsError
 from fleetpatch.sim.scenario import Faults, RateLimit
 
-# Token buckets shaped like ECS's documented API throttling (burst, sustained per second), per
-# account and region. Reads are generous, writes strict; RegisterTaskDefinition is the famous
-# 1/s one.
-ECS_DEFAULT_LIMITS: dict[str, RateLimit] = {
-    "DescribeServices": RateLimit(burst=100, rate=20),
-    "DescribeTasks": RateLimit(burst=100, rate=20),
-    "ListServices": RateLimit(burst=100, rate=20),
-    "ListTasks": RateLimit(burst=100, rate=20),
-    "DescribeTaskDefinition": RateLimit(burst=100, rate=20),
-    "UpdateService": RateLimit(burst=50, rate=5),
-    "RegisterTaskDefinition": RateLimit(burst=20, rate=1),
-    "ListServiceDeployments": RateLimit(burst=100, rate=20),
-    "DescribeServiceDeployments": RateLimit(burst=100, rate=20),
-    "DescribeServiceRevisions": RateLimit(burst=100, rate=20),
-}
-
 
 class _Bucket:
+    """A token bucket that refills in real (monotonic) time, as AWS's do: a client's retries
+    and backoff sleep in real time, so the simulator's clock (which tests advance on their
+    own) must not refill it."""
+
     def __init__(self, limit: RateLimit) -> None:
         self.limit = limit
         self.tokens = float(limit.burst)
@@ -58,19 +48,29 @@ class FaultInjector:
         with self._lock:
             self.faults = faults
             self._random = random.Random(faults.seed)
-            self._limits = dict(ECS_DEFAULT_LIMITS) if faults.ecs_defaults else {}
-            self._limits.update(faults.rate_limits)
+            # (service, action) -> (bucket key, limit): AWS's groups share one bucket; an
+            # override gives its action a bucket of its own.
+            self._limits: dict[tuple[str, str], tuple[str, RateLimit]] = {}
+            if faults.aws_limits:
+                for key, bucket in aws_buckets().items():
+                    limit = RateLimit(burst=bucket.burst, rate=bucket.rate)
+                    self._limits[key] = (bucket.name, limit)
+            for action, limit in faults.rate_limits.items():
+                for service in ("ecs", "ecr"):
+                    self._limits[(service, action)] = (f"{service}:{action}:override", limit)
             self._buckets.clear()
 
-    def before_call(self, account: str, region: str, action: str) -> None:
-        """Sleep for the latency, then raise the fault this call draws, if any."""
+    def before_call(self, account: str, region: str, service: str, action: str) -> None:
+        """Sleep for the latency, then raise the fault this call draws, if any: past its
+        token bucket, ThrottlingException "Rate exceeded" (HTTP 400), as ECS and ECR answer."""
         faults = self.faults
         if faults.latency_ms:
             time.sleep(faults.latency_ms / 1000)
         with self._lock:
-            limit = self._limits.get(action)
-            if limit is not None:
-                key = (account, region, action)
+            found = self._limits.get((service, action))
+            if found is not None:
+                name, limit = found
+                key = (account, region, name)
                 bucket = self._buckets.get(key)
                 if bucket is None:
                     bucket = self._buckets[key] = _Bucket(limit)

@@ -333,15 +333,50 @@ class RateLimit(_Model):
 
 
 class Faults(_Model):
-    """Fault injection for ECS and ECR calls (STS is spared so that setup never flakes)."""
+    """Fault injection for ECS and ECR calls (STS is spared so that setup never flakes).
+
+    AWS's documented rate limits (sim/limits.py) are on unless `rate_limits: off`; a
+    `rate_limits` mapping (operation -> burst, rate) overrides single operations on top.
+    """
 
     throttle_rate: float = Field(default=0.0, ge=0, le=1)
     error_rate: float = Field(default=0.0, ge=0, le=1)
     latency_ms: float = Field(default=0.0, ge=0)
-    # Token buckets per account, region and operation; `ecs_defaults: true` adds ECS-like ones.
     rate_limits: dict[str, RateLimit] = {}
-    ecs_defaults: bool = False
+    # False when the scenario says `rate_limits: off` (set by _limits_off, not a key).
+    aws_limits: bool = True
     seed: int | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _limits_off(cls, data: object) -> object:
+        # YAML reads `off` as False and `on` as True; "off"/"aws" are accepted as words too.
+        if not isinstance(data, dict) or "rate_limits" not in data:
+            return data
+        value = data["rate_limits"]
+        if value is False or value == "off":
+            return {**data, "rate_limits": {}, "aws_limits": False}
+        if value is True or value == "aws" or value is None:
+            return {**data, "rate_limits": {}, "aws_limits": True}
+        if not isinstance(value, dict):
+            raise ValueError(
+                f"rate_limits: {value!r}: write off (no limits), aws (AWS's, the default) or "
+                "a mapping of operation -> {burst, rate} overriding AWS's"
+            )
+        return data
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _known_operations(cls, value: dict[str, RateLimit]) -> dict[str, RateLimit]:
+        from fleetpatch.sim.limits import known_operations
+
+        known = known_operations()
+        for name in value:
+            if name not in known:
+                close = difflib.get_close_matches(name, sorted(known), n=1)
+                hint = f" (did you mean {close[0]}?)" if close else ""
+                raise ValueError(f"{name!r} is not an ECS or ECR operation{hint}")
+        return value
 
 
 class Scenario(_Model):

@@ -87,7 +87,7 @@ class SimApp:
         account, region = self._caller(environ)
         self._count(f"ecs:{action}")
         try:
-            self.sim.faults.before_call(account, region, action)
+            self.sim.faults.before_call(account, region, "ecs", action)
             params = _json_body(environ)
             caller: Caller | None = environ.get("fleetpatch.caller")
             principal = caller.arn if caller is not None else None
@@ -103,7 +103,7 @@ class SimApp:
         account, region = self._caller(environ)
         self._count(f"ecr:{action}")
         try:
-            self.sim.faults.before_call(account, region, action)
+            self.sim.faults.before_call(account, region, "ecr", action)
             params = _json_body(environ)
             # moto reads the body again.
             environ["wsgi.input"].seek(0)
