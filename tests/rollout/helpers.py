@@ -93,6 +93,7 @@ def run_rollout(
             clock=SimClock(sim),
             options=options or RolloutOptions(poll=FAST_POLL),
             registry=open_origin(aws, the_plan.target.registry, config.registry_endpoints()),
+            writer=aws.ecs_writes(),
         ).run()
     finally:
         journal.release_lock(lock)

@@ -10,6 +10,8 @@ import pytest
 
 from fleetpatch.aws.session import AwsSessions
 from fleetpatch.journal import EntryKind, SqliteJournal
+from fleetpatch.rollout.executor import RolloutOptions
+from fleetpatch.rollout.waits import PollPolicy
 from fleetpatch.sim import Simulator
 from tests.rollout.helpers import config_for, run_rollout
 from tests.rollout.test_engine_sim import deployments_per_service
@@ -60,26 +62,26 @@ def test_a_service_with_no_tasks_says_so(
     assert event.data["tasks"] == 0 and "no tasks run" in event.data["note"]
 
 
-def test_a_start_aws_refuses_fails_that_service_and_the_run_halts_cleanly(
-    sim: Simulator, tmp_path: Path, journal: SqliteJournal, monkeypatch: pytest.MonkeyPatch
+def test_a_start_aws_keeps_refusing_fails_that_service_in_time_and_the_run_halts(
+    sim: Simulator, tmp_path: Path, journal: SqliteJournal
 ) -> None:
-    from botocore.retries.standard import ExponentialBackoff
-
-    # botocore's retries still happen, their sleeps are cut short (real backoff is seconds).
-    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0.01)
     config = config_for(sim, tmp_path)
-    # UpdateService throttled until botocore gives up: AWS refuses the canary's start.
+    # UpdateService throttled for good: each pass tries the canary's start once more (a
+    # throttled write was not applied), until the service's time is up.
     sim.set_faults(rate_limits={"UpdateService": {"burst": 1, "rate": 0.0001}})
     ecs = AwsSessions(config).get("dev").ecs()
     ecs.update_service(cluster="main", service="web", desiredCount=2)  # spends the one token
-    result, _ = run_rollout(sim, config, journal)
+    options = RolloutOptions(poll=PollPolicy(interval=5, max_interval=20, timeout=120))
+    result, sink = run_rollout(sim, config, journal, options=options)
     sim.set_faults()
 
     assert result.halted, result.services
     api = result.services["main/api"]
     assert api.status == "failed"
-    assert api.reason.startswith(
-        "could not start the deployment: UpdateService: ThrottlingException"
+    assert api.reason == (
+        "could not start the deployment within 2 minutes: "
+        "UpdateService: ThrottlingException: Rate exceeded"
     )
+    assert len(sink.of("start_unconfirmed")) >= 2, "tried again on later passes"
     kinds = [e.kind for e in journal.entries()]
     assert EntryKind.HALTED in kinds and EntryKind.DEPLOYMENT_STARTED not in kinds

@@ -6,8 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.retries.adaptive import ClientRateLimiter
-from botocore.retries.standard import ExponentialBackoff
 
 from fleetpatch.aws.session import AwsSessions
 from fleetpatch.config import Config
@@ -219,12 +217,11 @@ def test_rerun_waits_for_deployments_instead_of_starting_new_ones(
 
 
 def test_throttling_and_server_errors_converge(
-    talk_sim: Simulator, tmp_path: Path, journal: SqliteJournal, monkeypatch: pytest.MonkeyPatch
+    talk_sim: Simulator, tmp_path: Path, journal: SqliteJournal
 ) -> None:
-    # botocore's retries still happen, only their sleeps are cut short: this test is about
-    # convergence, and real backoff would spend ~40 s sleeping.
-    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0.01)
-    monkeypatch.setattr(ClientRateLimiter, "on_sending_request", lambda self, **kwargs: None)
+    # The product's own retry configuration, backoff and pacing included (nothing patched):
+    # reads are retried by botocore, writes never blindly (a throttled start is tried again
+    # on the next pass, a 5xx one is looked for first).
     config = config_for(talk_sim, tmp_path)
     talk_sim.set_faults(throttle_rate=0.2, error_rate=0.02, seed=1)
     result, _ = run_rollout(talk_sim, config, journal)

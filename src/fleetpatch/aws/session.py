@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import boto3
 import botocore.config
@@ -46,7 +46,9 @@ PACED_SERVICES = frozenset({"ecs", "ecr"})
 ROLE_SESSION_SECONDS = 3600
 
 
-def client_config(max_attempts: int = 10) -> botocore.config.Config:
+def client_config(
+    max_attempts: int = 10, *, mode: Literal["adaptive", "standard"] = "adaptive"
+) -> botocore.config.Config:
     """Client settings shared by every AWS call fleetpatch makes.
 
     Adaptive retries back off client-side when ECS throttles a fleet-sized poll; the pool
@@ -54,7 +56,7 @@ def client_config(max_attempts: int = 10) -> botocore.config.Config:
     `max_attempts` as retries after the first call (10 -> at most 11 calls).
     """
     return botocore.config.Config(
-        retries={"mode": "adaptive", "max_attempts": max_attempts},
+        retries={"mode": mode, "max_attempts": max_attempts},
         max_pool_connections=50,
         user_agent_extra=f"fleetpatch/{__version__}",
     )
@@ -66,6 +68,9 @@ class AwsEnvironment:
     def __init__(self, environment: Environment, *, max_attempts: int = 10) -> None:
         self.environment = environment
         self._config = client_config(max_attempts)
+        # One attempt, and no adaptive client-side limiter learning from a throttle (the
+        # process's RateLimiter paces every call): see client(writes=True).
+        self._writes_config = client_config(0, mode="standard")
         self._lock = threading.Lock()
         self._session: boto3.Session | None = None
         self._clients: dict[str, Any] = {}
@@ -77,11 +82,16 @@ class AwsEnvironment:
     def name(self) -> str:
         return self.environment.name
 
-    def client(self, service_name: str, region: str | None = None) -> Any:
+    def client(self, service_name: str, region: str | None = None, *, writes: bool = False) -> Any:
         """A boto3 client for `service_name` with this environment's credentials and endpoint,
-        in its region unless `region` names another (a shared ECR in another region)."""
+        in its region unless `region` names another (a shared ECR in another region).
+
+        `writes`: a client for calls that are not idempotent (UpdateService,
+        RegisterTaskDefinition, PutImage), which botocore must never retry on its own: a 5xx
+        or a broken connection may come after AWS applied the change, and a blind retry would
+        apply it twice. The caller re-reads instead (rollout/act.py `answer_lost`)."""
         region = region or self.environment.region
-        key = f"{service_name}@{region}"
+        key = f"{service_name}@{region}" + ("/writes" if writes else "")
         with self._lock:
             cached = self._clients.get(key)
             if cached is not None:
@@ -90,7 +100,7 @@ class AwsEnvironment:
                 service_name,  # type: ignore[call-overload]
                 region_name=region,
                 endpoint_url=self.environment.endpoint_url,
-                config=self._config,
+                config=self._writes_config if writes else self._config,
             )
             if service_name in PACED_SERVICES:
                 self.rate_limiter(region).pace(client)
@@ -104,6 +114,10 @@ class AwsEnvironment:
 
     def ecs(self) -> ECSClient:
         return cast("ECSClient", self.client("ecs"))
+
+    def ecs_writes(self) -> ECSClient:
+        """ECS for UpdateService and RegisterTaskDefinition: never retried blindly."""
+        return cast("ECSClient", self.client("ecs", writes=True))
 
     def ecr(self, region: str | None = None) -> ECRClient:
         return cast("ECRClient", self.client("ecr", region))

@@ -176,6 +176,8 @@ def _line(kind: str, data: dict[str, Any]) -> str | None:
         return f"  {data['service']}: skipped, {data['reason']}"
     if kind == "failed":
         return f"  {data['service']}: FAILED, {data.get('reason', '')}"
+    if kind == "start_unconfirmed":
+        return f"  {data['service']}: start not confirmed ({data['reason']}); looking again"
     if kind == "rolled_back":
         return f"  {data['service']}: {data['reason']}"
     if kind == "halted":

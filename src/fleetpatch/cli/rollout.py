@@ -360,6 +360,7 @@ def _execute(
         options=options,
         rollout_id=rollout_id,
         registry=open_origin(aws, the_plan.target.registry, config.registry_endpoints()),
+        writer=aws.ecs_writes(),
     )
     try:
         if as_json:

@@ -43,19 +43,23 @@ def start_deployment(
     step: ServiceStep,
     target: str,
     task_definitions: Mapping[str, str],
+    *,
+    writer: ECSClient | None = None,
 ) -> Started:
     """UpdateService for one service (and RegisterTaskDefinition first in pin mode, or for a
-    step the plan pins in moving-tag mode: `step.pin`)."""
+    step the plan pins in moving-tag mode: `step.pin`). `writer` makes the two writes: a
+    client that never retries them on its own (AwsEnvironment.ecs_writes); reads use `ecs`."""
+    writer = writer or ecs
     cluster, service = ecs_api.split_key(step.key)
     if step.pin:
         mode = "pin"
     details: dict[str, Any] = {"mode": mode}
     if mode == "pin":
-        arn = task_definitions.get(step.key) or _register_pinned(ecs, step, target)
+        arn = task_definitions.get(step.key) or _register_pinned(ecs, writer, step, target)
         details.update(task_definition_before=step.task_definition, task_definition=arn)
-        answer = ecs.update_service(cluster=cluster, service=service, taskDefinition=arn)
+        answer = writer.update_service(cluster=cluster, service=service, taskDefinition=arn)
     else:
-        answer = ecs.update_service(cluster=cluster, service=service, forceNewDeployment=True)
+        answer = writer.update_service(cluster=cluster, service=service, forceNewDeployment=True)
     live: dict[str, Any] = dict(answer["service"])
     current = ecs_api.primary(live) or {}
     sd_arn = live.get("currentServiceDeployment")
@@ -94,7 +98,7 @@ def _arn_from_ecs(ecs: ECSClient, service: str, deployment_id: str) -> str | Non
     return str(arn) if arn and primary.get("id") == deployment_id else None
 
 
-def _register_pinned(ecs: ECSClient, step: ServiceStep, target: str) -> str:
+def _register_pinned(ecs: ECSClient, writer: ECSClient, step: ServiceStep, target: str) -> str:
     described = ecs.describe_task_definition(taskDefinition=step.task_definition, include=["TAGS"])
     request = pin_request(
         dict(described),
@@ -103,7 +107,7 @@ def _register_pinned(ecs: ECSClient, step: ServiceStep, target: str) -> str:
         members=request_members(ecs),
         others=dict(step.others),
     )
-    registered = ecs.register_task_definition(**request)
+    registered = writer.register_task_definition(**request)
     return str(registered["taskDefinition"]["taskDefinitionArn"])
 
 

@@ -147,3 +147,15 @@ def is_transient(exc: BaseException) -> bool:
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
         return code in THROTTLE_CODES or status >= 500
     return isinstance(exc, ConnectionClosedError | EndpointConnectionError | ReadTimeoutError)
+
+
+def answer_lost(exc: BaseException) -> bool:
+    """Whether a failed write may have been applied all the same: a 5xx or a connection that
+    broke after the request was sent. UpdateService and RegisterTaskDefinition are not
+    idempotent, so such a call is never retried blindly: the next pass re-reads ECS (a
+    deployment created after the journaled intent is this run's) and goes on from there.
+    Throttling and other 4xx answers mean the request was refused, not applied."""
+    if isinstance(exc, ClientError):
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+        return status >= 500
+    return isinstance(exc, ConnectionClosedError | ReadTimeoutError)

@@ -12,6 +12,7 @@ Event kinds and their data (every event also has `rollout_id`, `environment`, `t
 | `wave_started` | wave, canary, services |
 | `service_skipped` | service, reason (already verified, on target ...) |
 | `deployment_requested` | service, wave, mode, aws_time: journaled, UpdateService comes next |
+| `start_unconfirmed` | service, reason: UpdateService throttled or answer lost; next pass looks |
 | `deployment_started` | service, deployment_id, digest_before, mode, adopted |
 | `deployment_progress` | service, running, desired, rollout_state |
 | `verified` | service, digest, tasks |

@@ -102,9 +102,13 @@ class Rollout:
         actor: str | None = None,
         rollout_id: str | None = None,
         registry: Registry | None = None,
+        writer: ECSClient | None = None,
     ) -> None:
         self.plan = plan
         self.ecs = ecs
+        # UpdateService / RegisterTaskDefinition: a client that never retries them blindly
+        # (AwsEnvironment.ecs_writes); `ecs` when not given.
+        self.writer = writer or ecs
         self.ecr = ecr
         # Where the moving tag lives (another account's ECR, an OCI registry); own ECR else.
         self.registry = registry or EcrRegistry(ecr)
@@ -253,7 +257,7 @@ class Rollout:
         if to_start:
             # Right before any change: a lock taken over (abort) stops the run here.
             self._heartbeat(force=True)
-        for refused in self._start_all(progress.wave.index, to_start, seen):
+        for refused in self._start_all(progress, to_start, seen):
             del progress.open[refused]
         stages = progress.stage_views(decisions, seen, followed)
         self._act_on_the_rest(progress, decisions, seen, stages)
@@ -267,25 +271,45 @@ class Rollout:
         now = {found} if found else set()
         return tag_moved(target.repository, target.tag, target.label, self.target, now)
 
-    def _start_all(self, wave: int, steps: Sequence[ServiceStep], seen: Observation) -> list[str]:
+    def _start_all(
+        self, progress: WaveProgress, steps: Sequence[ServiceStep], seen: Observation
+    ) -> list[str]:
         """Start every step's deployment; the keys AWS refused (failed, concluded)."""
         if not steps:
             return []
         workers = max(1, min(self.options.workers, len(steps)))
         with ThreadPoolExecutor(workers, thread_name_prefix="fp-start") as pool:
-            started = list(pool.map(lambda s: self._start_one(wave, s, seen), steps))
+            started = list(pool.map(lambda s: self._start_one(progress, s, seen), steps))
         return [step.key for step, ok in zip(steps, started, strict=True) if not ok]
 
-    def _start_one(self, wave: int, step: ServiceStep, seen: Observation) -> bool:
+    def _start_one(self, progress: WaveProgress, step: ServiceStep, seen: Observation) -> bool:
         """Intent, UpdateService, answer. An AWS refusal fails that service, not the run."""
+        wave = progress.wave.index
         self.record.requested(step, wave, seen.aws_now)
         try:
             started = start_deployment(
-                self.ecs, self.plan.mode, step, self.target, self.options.task_definitions
+                self.ecs,
+                self.plan.mode,
+                step,
+                self.target,
+                self.options.task_definitions,
+                writer=self.writer,
             )
-        except (ClientError, PinError) as exc:
+        except (ClientError, BotoCoreError, PinError) as exc:
             if isinstance(exc, ClientError) and is_fatal(exc):
                 raise  # credentials, permissions: every other call would fail the same way
+            if ecs_api.is_transient(exc):
+                # Throttled, or an answer lost after ECS may have applied it (a 5xx, a broken
+                # connection): the next pass finds out from ECS (the intent is journaled, so a
+                # deployment created after it is this run's) and starts one only if there is
+                # none. The service stays open until then.
+                self.record.emit(
+                    "start_unconfirmed", {"service": step.key, "reason": aws_message(exc)}
+                )
+                progress.unconfirmed[step.key] = aws_message(exc)
+                return True
+            if isinstance(exc, BotoCoreError):
+                raise
             self.record.failed(
                 step, f"could not start the deployment: {aws_message(exc)}", None, {"wave": wave}
             )
@@ -363,12 +387,16 @@ class Rollout:
             step = progress.open[key]
             minutes = round((progress.deadlines.get(key, base) - progress.started_at) / 60)
             deployment_id = facts.started.get(key)
-            reason = (
-                f"deployment {deployment_id} did not finish within {minutes:g} minutes, "
-                "so fleetpatch stopped waiting (ECS may still finish it: see `aws ecs "
-                "describe-service-deployments`; once it has ended, run again with "
-                "--retry-failed)"
-            )
+            if deployment_id is None:
+                last = progress.unconfirmed.get(key, "no answer")
+                reason = f"could not start the deployment within {minutes:g} minutes: {last}"
+            else:
+                reason = (
+                    f"deployment {deployment_id} did not finish within {minutes:g} minutes, "
+                    "so fleetpatch stopped waiting (ECS may still finish it: see `aws ecs "
+                    "describe-service-deployments`; once it has ended, run again with "
+                    "--retry-failed)"
+                )
             self.record.failed(step, reason, deployment_id, {"wave": progress.wave.index})
             if deployment_id:
                 progress.timed_out[key] = deployment_id  # still in flight: a halt stops it

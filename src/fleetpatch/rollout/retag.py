@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from fleetpatch.errors import UserError
+from fleetpatch.rollout.ecs import answer_lost
 
 if TYPE_CHECKING:
     from mypy_boto3_ecr import ECRClient
@@ -91,9 +92,14 @@ def retag(
         request["imageManifestMediaType"] = image["imageManifestMediaType"]
     try:
         ecr.put_image(**request)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "ImageAlreadyExistsException":
+    except (ClientError, BotoCoreError) as exc:
+        if isinstance(exc, ClientError) and (
+            exc.response.get("Error", {}).get("Code") == "ImageAlreadyExistsException"
+        ):
+            # Someone moved it there between our read and our write: same end state.
+            return Retag(repository, tag, before, digest, changed=False)
+        # The answer may be lost after ECR applied it (a 5xx, a broken connection): the tag
+        # says whether it did.
+        if not answer_lost(exc) or tag_digest(ecr, repository, tag, registry_id) != digest:
             raise
-        # Someone moved it there between our read and our write: same end state.
-        return Retag(repository, tag, before, digest, changed=False)
     return Retag(repository, tag, before, digest, changed=True)

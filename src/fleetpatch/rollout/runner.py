@@ -178,4 +178,5 @@ class Runner:
             actor=self.actor,
             rollout_id=rollout_id or new_rollout_id(),
             registry=open_origin(aws, the_plan.target.registry, self.config.registry_endpoints()),
+            writer=aws.ecs_writes(),
         ).run()

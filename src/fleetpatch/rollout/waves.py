@@ -31,6 +31,9 @@ class WaveProgress:
     baking_since: dict[str, datetime] = field(default_factory=dict)
     # service key -> deployment id: failed by its timeout, maybe still deploying in ECS.
     timed_out: dict[str, str] = field(default_factory=dict)
+    # service key -> why its last start was not confirmed (throttled, answer lost): the next
+    # pass looks again; if its time runs out first, this is what it failed on.
+    unconfirmed: dict[str, str] = field(default_factory=dict)
 
     def stage_views(
         self,

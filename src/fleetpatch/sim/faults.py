@@ -38,6 +38,31 @@ class _Bucket:
         return True
 
 
+# Calls that change state: the ones whose answer `lost_answer_rate` may lose after applying.
+STATE_CHANGING: dict[str, frozenset[str]] = {
+    "ecs": frozenset(
+        {
+            "CreateService",
+            "UpdateService",
+            "DeleteService",
+            "RegisterTaskDefinition",
+            "DeregisterTaskDefinition",
+            "StopServiceDeployment",
+            "ContinueServiceDeployment",
+            "StopTask",
+        }
+    ),
+    "ecr": frozenset({"PutImage", "BatchDeleteImage"}),
+}
+
+LOST_ANSWER = AwsError(
+    "ServerException",
+    "We encountered an internal error. Please try again. (the change was applied; the "
+    "simulator lost this answer)",
+    status=500,
+)
+
+
 class FaultInjector:
     def __init__(self, faults: Faults) -> None:
         self._lock = threading.Lock()
@@ -48,6 +73,9 @@ class FaultInjector:
         with self._lock:
             self.faults = faults
             self._random = random.Random(faults.seed)
+            # Its own draws, one per state-changing call: with a seed, how many answers are
+            # lost does not depend on how the reads in between interleave.
+            self._losing = random.Random(faults.seed)
             # (service, action) -> (bucket key, limit): AWS's groups share one bucket; an
             # override gives its action a bucket of its own.
             self._limits: dict[tuple[str, str], tuple[str, RateLimit]] = {}
@@ -59,6 +87,13 @@ class FaultInjector:
                 for service in ("ecs", "ecr"):
                     self._limits[(service, action)] = (f"{service}:{action}:override", limit)
             self._buckets.clear()
+
+    def loses_answer(self, service: str, action: str) -> bool:
+        """Whether this call, already applied, loses its answer (`lost_answer_rate`)."""
+        if action not in STATE_CHANGING.get(service, ()) or not self.faults.lost_answer_rate:
+            return False
+        with self._lock:
+            return self._losing.random() < self.faults.lost_answer_rate
 
     def before_call(self, account: str, region: str, service: str, action: str) -> None:
         """Sleep for the latency, then raise the fault this call draws, if any: past its

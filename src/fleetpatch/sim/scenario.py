@@ -342,6 +342,10 @@ class Faults(_Model):
     throttle_rate: float = Field(default=0.0, ge=0, le=1)
     error_rate: float = Field(default=0.0, ge=0, le=1)
     latency_ms: float = Field(default=0.0, ge=0)
+    # The most dangerous failure of a deploy tool: the change is applied, then its answer is
+    # lost (HTTP 500 ServerException instead of the answer). Drawn for every call that
+    # changes state (sim/faults.py STATE_CHANGING).
+    lost_answer_rate: float = Field(default=0.0, ge=0, le=1)
     rate_limits: dict[str, RateLimit] = {}
     # False when the scenario says `rate_limits: off` (set by _limits_off, not a key).
     aws_limits: bool = True

@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from fleetpatch.sim.credentials import BASE_ACCOUNT, Caller, KnownKeys, refuse, signature
+from fleetpatch.sim.faults import LOST_ANSWER
 from fleetpatch.sim.layers import PREFIX as LAYER_PREFIX
 from fleetpatch.sim.layers import download_url_response, serve_download
 from fleetpatch.sim.oci import PREFIX as OCI_PREFIX
@@ -94,6 +95,8 @@ class SimApp:
             answer = self.sim.ecs.handle(account, region, action, params, principal)
         except AwsError as error:
             return _error(start_response, error)
+        if self.sim.faults.loses_answer("ecs", action):
+            return _error(start_response, LOST_ANSWER)
         return _json(start_response, "200 OK", answer)
 
     # --- ECR: moto, with findings and faults ----------------------------------------------
@@ -117,6 +120,10 @@ class SimApp:
             return _error(start_response, error)
         if action == "DescribeImageScanFindings":
             return self._scan_findings(environ, start_response, account, region)
+        if self.sim.faults.loses_answer("ecr", action):
+            # moto applies it; its answer is dropped (whatever moto said, error or not).
+            b"".join(self.moto_app(environ, _discard))
+            return _error(start_response, LOST_ANSWER)
         return self.moto_app(environ, start_response)
 
     def _registry_account(
@@ -206,6 +213,11 @@ def _base_url(environ: dict[str, Any]) -> str:
     """This server as the client reached it (for URLs it hands out)."""
     host = environ.get("HTTP_HOST") or f"{environ['SERVER_NAME']}:{environ['SERVER_PORT']}"
     return f"{environ.get('wsgi.url_scheme', 'http')}://{host}"
+
+
+def _discard(status: str, headers: list[tuple[str, str]], exc_info: object = None) -> Any:
+    """A WSGI start_response for an answer nobody will read."""
+    return lambda data: None
 
 
 def _default(value: object) -> object:
