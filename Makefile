@@ -40,7 +40,7 @@ chromium:
 	  else echo "note: chromium not found; the HTML rendering test will skip"; fi; }
 
 unit: $(VENV)/.installed-dev chromium
-	$(BIN)/pytest
+	$(BIN)/pytest -n 4
 
 test: lint typecheck unit
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,6 +12,21 @@ import pytest
 
 from fleetpatch.sim import Simulator
 from fleetpatch.sim.simulator import client
+
+# A fresh machine: the tests talk to simulators only, which (like AWS) refuse keys they never
+# issued, so the developer's own AWS credentials and profiles (environment, ~/.aws) are set
+# aside for the test run and its subprocesses. fleetpatch then signs with the simulator's
+# base credential (docs/config.md, "Simulator convenience").
+for _name in (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+):
+    os.environ.pop(_name, None)
+os.environ["AWS_CONFIG_FILE"] = os.devnull
+os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
 
 ROOT = Path(__file__).resolve().parent.parent
 TALK_SCENARIO = ROOT / "examples" / "talk" / "scenario.yaml"

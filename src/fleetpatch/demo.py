@@ -23,6 +23,7 @@ if not sys.stdout.isatty():
 from rich.console import Console
 from rich.rule import Rule
 
+from fleetpatch.aws.session import SIM_ACCESS_KEY, SIM_SECRET_KEY
 from fleetpatch.cli.app import run
 from fleetpatch.cli.output import print_error
 from fleetpatch.errors import UserError
@@ -55,8 +56,21 @@ def main() -> int:
         tempfile.TemporaryDirectory(prefix="fleetpatch-demo-") as workdir,
         Simulator(scenario, time_scale=TIME_SCALE) as sim,
     ):
+        _sign_as_the_simulators_user(Path(workdir))
         demo = Demo(sim, Path(workdir))
         return demo.tell()
+
+
+def _sign_as_the_simulators_user(workdir: Path) -> None:
+    """The demo talks to its own simulator only, which (like AWS) refuses keys it never
+    issued: real AWS credentials of the machine (environment, ~/.aws) are set aside for this
+    process, so fleetpatch signs with the simulator's documented base credential."""
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):
+        os.environ.pop(name, None)
+    os.environ["AWS_ACCESS_KEY_ID"] = SIM_ACCESS_KEY
+    os.environ["AWS_SECRET_ACCESS_KEY"] = SIM_SECRET_KEY
+    os.environ["AWS_CONFIG_FILE"] = str(workdir / "no-aws-config")
+    os.environ["AWS_SHARED_CREDENTIALS_FILE"] = str(workdir / "no-aws-credentials")
 
 
 class Demo:
