@@ -56,7 +56,6 @@ ECS_LIMITS: dict[str, Limit] = {
         1,
         "RegisterTaskDefinition",
         "DeregisterTaskDefinition",
-        "DeleteTaskDefinitions",
     ),
     **_group(
         "ECS task definition reads",
@@ -67,6 +66,7 @@ ECS_LIMITS: dict[str, Limit] = {
         "ListTaskDefinitionFamilies",
     ),
     **_group("ECS cluster reads", 50, 20, "DescribeClusters", "ListClusters"),
+    **_group("ECS tag reads", 50, 20, "ListTagsForResource"),
 }
 
 _ECR_RATES = {
