@@ -155,7 +155,7 @@ def check_answer(operation: OperationModel, status: int, body: bytes) -> list[st
 
 @dataclass
 class Recorder:
-    """Collects every raw ECS answer a boto3 client receives, and what is wrong with each."""
+    """Collects every raw answer a boto3 client receives, and what is wrong with each."""
 
     operations: set[str] = field(default_factory=set)
     # The operations the simulator serves (set by the test that drove it).
@@ -164,9 +164,11 @@ class Recorder:
     errors: dict[str, set[str]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
-    def attach(self, ecs_client: Any) -> Any:
-        ecs_client.meta.events.register("after-call.ecs", self._after_call)
-        return ecs_client
+    def attach(self, aws_client: Any) -> Any:
+        """Record every answer `aws_client` (ECS or ECR) receives."""
+        service = aws_client.meta.service_model.service_id.hyphenize()
+        aws_client.meta.events.register(f"after-call.{service}", self._after_call)
+        return aws_client
 
     def _after_call(self, http_response: Any, parsed: Any, model: OperationModel, **_: Any) -> None:
         status = http_response.status_code
