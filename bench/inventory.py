@@ -234,10 +234,13 @@ def main() -> int:
 
 
 def _same_runs(first: Any, second: Any) -> bool:
-    """The warm read found what the cold one did (service, sidecar, digests)."""
+    """The warm read found what the cold one did (each service's sidecar runs)."""
 
-    def key(snapshot: Any) -> list[Any]:
-        return sorted(repr(run) for run in snapshot.runs())
+    def key(snapshot: Any) -> list[str]:
+        return sorted(
+            f"{env.name}/{service.cluster}/{service.service} {run!r}"
+            for env, service, run in snapshot.runs()
+        )
 
     return key(first) == key(second)
 
@@ -324,8 +327,8 @@ class Result:
             f"| AWS calls | {self.cold_total} ({self.cold_total / self.least:.3f} x minimum) "
             f"| {self.warm_total} | {self.baseline_calls} ({self.throttled} throttled) |",
             f"| wall time | {self.cold:.1f} s | {self.warm:.1f} s | {base_time} |",
-            f"| x bucket floor | {self.cold / self.floor:.2f} x | - | "
-            + (f"{base / self.floor:.1f} x |" if base else "- |"),
+            f"| x bucket floor | {_ratio(self.cold, self.floor)} | - | "
+            f"{_ratio(base, self.floor)} |",
             f"| naive time / this time | {_ratio(base, self.cold)} | "
             f"{_ratio(base, self.warm)} | 1 x |",
             "",
@@ -337,8 +340,10 @@ class Result:
         return "\n".join(lines)
 
 
-def _ratio(baseline: float | None, ours: float) -> str:
-    return f"{baseline / ours:.1f} x" if baseline is not None else "-"
+def _ratio(numerator: float | None, denominator: float) -> str:
+    if numerator is None or denominator <= 0:
+        return "-"
+    return f"{numerator / denominator:.2f} x"
 
 
 def write_results(report: str) -> None:
