@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from fleetpatch.journal import SqliteJournal
 from fleetpatch.sim import Simulator
 from fleetpatch.sim.simulator import client
 
@@ -104,3 +105,10 @@ def aws(sim: Simulator) -> Any:
         return client(sim, service, environment)
 
     return make
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> Iterator[SqliteJournal]:
+    """An empty journal in the test's directory."""
+    with SqliteJournal(tmp_path / "journal.sqlite") as store:
+        yield store

@@ -3,10 +3,7 @@ superseded, and a service that runs no task is never "verified on 0 tasks"."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from fleetpatch.aws.session import AwsSessions
 from fleetpatch.journal import EntryKind, SqliteJournal
@@ -15,12 +12,6 @@ from fleetpatch.rollout.waits import PollPolicy
 from fleetpatch.sim import Simulator
 from tests.rollout.helpers import config_for, run_rollout
 from tests.rollout.test_engine_sim import deployments_per_service
-
-
-@pytest.fixture
-def journal(tmp_path: Path) -> Iterator[SqliteJournal]:
-    with SqliteJournal(tmp_path / "journal.sqlite") as store:
-        yield store
 
 
 def test_someone_elses_deployment_in_progress_is_skipped_not_superseded(

@@ -5,11 +5,8 @@ hook awaiting action is shown with how to continue; continued, the rollout goes 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from fleetpatch.aws.session import AwsSessions
 from fleetpatch.config import Config, load_config
@@ -28,12 +25,6 @@ def scenario(worker: dict[str, Any]) -> dict[str, Any]:
     cluster = data["environments"][0]["clusters"][0]
     cluster["services"] = ["api", worker, "web"]
     return data
-
-
-@pytest.fixture
-def journal(tmp_path: Path) -> Iterator[SqliteJournal]:
-    with SqliteJournal(tmp_path / "journal.sqlite") as store:
-        yield store
 
 
 def canary_of_two(sim: Simulator, tmp_path: Path) -> Config:

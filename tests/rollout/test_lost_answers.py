@@ -5,21 +5,12 @@ one target."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from fleetpatch.journal import EntryKind, SqliteJournal
 from fleetpatch.sim import Simulator
 from tests.rollout.helpers import config_for, run_rollout
 from tests.rollout.test_engine_sim import deployments_per_service
-
-
-@pytest.fixture
-def journal(tmp_path: Path) -> Iterator[SqliteJournal]:
-    with SqliteJournal(tmp_path / "journal.sqlite") as store:
-        yield store
 
 
 def test_answers_lost_after_the_change_never_make_a_second_deployment(

@@ -44,12 +44,6 @@ def app_sim() -> Iterator[Simulator]:
         yield simulator
 
 
-@pytest.fixture
-def journal(tmp_path: Path) -> Iterator[SqliteJournal]:
-    with SqliteJournal(tmp_path / "journal.sqlite") as store:
-        yield store
-
-
 def app_digests(config: Any) -> dict[str, set[str]]:
     ecs = AwsSessions(config).get("dev").ecs()
     found = {}

@@ -62,12 +62,6 @@ def bg_sim(request: pytest.FixtureRequest) -> Iterator[Simulator]:
         yield simulator
 
 
-@pytest.fixture
-def journal(tmp_path: Path) -> Iterator[SqliteJournal]:
-    with SqliteJournal(tmp_path / "journal.sqlite") as store:
-        yield store
-
-
 def sidecar_digests(config: Any) -> set[str]:
     ecs = AwsSessions(config).get("dev").ecs()
     arns = ecs.list_tasks(cluster="main", serviceName="api", desiredStatus="RUNNING")["taskArns"]

@@ -6,23 +6,16 @@ DeploymentLifecycleHook; ranges and defaults from there and from botocore's mode
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, get_args
 
 from fleetpatch.sim.ecs.lookups import invalid
+from fleetpatch.sim.scenario import HookStage
 
 STRATEGIES = ("ROLLING", "BLUE_GREEN", "LINEAR", "CANARY")
 # Strategies that shift traffic from a blue to a green revision through lifecycle stages.
 TRAFFIC_SHIFT_STRATEGIES = ("BLUE_GREEN", "LINEAR", "CANARY")
-HOOK_STAGES = (
-    "RECONCILE_SERVICE",
-    "PRE_SCALE_UP",
-    "POST_SCALE_UP",
-    "TEST_TRAFFIC_SHIFT",
-    "POST_TEST_TRAFFIC_SHIFT",
-    "PRE_PRODUCTION_TRAFFIC_SHIFT",
-    "PRODUCTION_TRAFFIC_SHIFT",
-    "POST_PRODUCTION_TRAFFIC_SHIFT",
-)
+# ECS's lifecycle stages, in order: one list, shared with the scenario format.
+HOOK_STAGES: tuple[str, ...] = get_args(HookStage)
 # "PAUSE hooks cannot be configured at TEST_TRAFFIC_SHIFT or PRODUCTION_TRAFFIC_SHIFT stages."
 NO_PAUSE_STAGES = ("TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT")
 HOOK_ACTIONS = ("CONTINUE", "ROLLBACK")
