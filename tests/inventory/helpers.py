@@ -44,9 +44,12 @@ def render_config(
         }
         values.update((environments or {}).get(env.name, {}))
         role = values.pop("role_arn", f"arn:aws:iam::{env.account}:role/{sim.scenario.role_name}")
+        credentials = {"role_arn": role}
+        if "session_name" in values:  # who the environment's users are, for approvals
+            credentials["session_name"] = values.pop("session_name")
         lines.append("[[environments]]")
         lines.extend(f"{key} = {_toml(value)}" for key, value in values.items())
-        lines.append(f'credentials = {{ role_arn = "{role}" }}')
+        lines.append(f"credentials = {_toml(credentials)}")
         lines.append("")
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
@@ -61,6 +64,8 @@ def _toml(value: Any) -> str:
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(value, list):
         return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + " }"
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 

@@ -76,7 +76,7 @@ class AwsEnvironment:
         self._clients: dict[str, Any] = {}
         # Separate from _lock: asking STS creates a client, which takes _lock.
         self._account_lock = threading.Lock()
-        self._account: str | None = None
+        self._identity: tuple[str, str] | None = None  # (Account, Arn)
 
     @property
     def name(self) -> str:
@@ -128,10 +128,19 @@ class AwsEnvironment:
     def caller_account(self) -> str:
         """The account these credentials actually reach (sts:GetCallerIdentity), asked once:
         the answer cannot change for the life of these credentials."""
+        return self._caller_identity()[0]
+
+    def caller_arn(self) -> str:
+        """Who these credentials are (sts:GetCallerIdentity's Arn): the CLI's identity for
+        approvals. Asked once, with the account."""
+        return self._caller_identity()[1]
+
+    def _caller_identity(self) -> tuple[str, str]:
         with self._account_lock:
-            if self._account is None:
-                self._account = self.sts().get_caller_identity()["Account"]
-            return self._account
+            if self._identity is None:
+                answer = self.sts().get_caller_identity()
+                self._identity = (answer["Account"], answer["Arn"])
+            return self._identity
 
     def _session_locked(self) -> boto3.Session:
         if self._session is None:

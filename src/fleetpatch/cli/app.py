@@ -105,6 +105,10 @@ def _register_groups() -> None:
 
     register_abort(app)
 
+    from fleetpatch.cli.approvals import register as register_approvals  # requests, approve
+
+    register_approvals(app)
+
 
 @config_app.command("check")
 def config_check(

@@ -44,6 +44,7 @@ from fleetpatch.rollout.waits import PollPolicy
 
 if TYPE_CHECKING:
     from fleetpatch.journal import Lock, SqliteJournal
+    from fleetpatch.rollout.runner import Runner
 
 journal_app = typer.Typer(
     help="Check the journal of every fleetpatch action.", no_args_is_help=True
@@ -253,10 +254,12 @@ def rollout_command(
         _refuse_unreachable_target(the_plan)
         # --- issue 4 items 3 and 5: `requires` proven, then pre-flight (rollout/promote.py,
         # rollout/preflight.py). Both refuse (exit 2) before any change.
-        _prerequisites_and_preflight(config, journal, the_plan, strict, as_json, clock)
+        runner = _prerequisites_and_preflight(config, journal, the_plan, strict, as_json, clock)
         if not as_json:
             print_plan(the_plan)
         _confirm(the_plan, yes, as_json)
+        rollout_id = new_rollout_id()
+        runner.authorize("rollout", the_plan, rollout_id)
         options = RolloutOptions(
             poll=PollPolicy(
                 interval=poll_interval,
@@ -265,7 +268,7 @@ def rollout_command(
             ),
             retry_failed=retry_failed,
         )
-        result = _execute(config, the_plan, journal, lock, options, as_json)
+        result = _execute(config, the_plan, journal, lock, options, as_json, rollout_id)
     finally:
         journal.release_lock(lock)
         journal.close()
@@ -305,7 +308,9 @@ def _prerequisites_and_preflight(
     strict: bool,
     as_json: bool,
     clock: WallClock,
-) -> None:
+) -> Runner:
+    """The checks before anything moves; returns the runner that made them (it also holds
+    the approval gate)."""
     from fleetpatch.rollout.promote import check_prerequisites
     from fleetpatch.rollout.runner import Runner
 
@@ -313,11 +318,12 @@ def _prerequisites_and_preflight(
     sidecar = config.sidecar(the_plan.sidecar)
     check_prerequisites(runner, the_plan.environment, sidecar, the_plan.target.digest)
     if not the_plan.waves:
-        return  # nothing will be deployed: nothing to pre-flight
+        return runner  # nothing will be deployed: nothing to pre-flight
     checks = runner.preflight(the_plan)
     for check in checks:
         if check.status == "warn" and not as_json:
             print_note(f"pre-flight warning: {check.message}")
+    return runner
 
 
 def _refuse_unreachable_target(the_plan: Plan) -> None:
@@ -348,9 +354,9 @@ def _execute(
     lock: Lock,
     options: RolloutOptions,
     as_json: bool,
+    rollout_id: str,
 ) -> RolloutResult:
     aws = AwsSessions(config).get(the_plan.environment)
-    rollout_id = new_rollout_id()
     rollout = Rollout(
         the_plan,
         aws.ecs(),

@@ -8,6 +8,7 @@ Everything here is pure: no AWS calls, no printing. A mistake in the file become
 See docs/config.md for the reference of every key.
 """
 
+from fleetpatch.config.approvals import ACTIONS, Action, ApprovalPolicy
 from fleetpatch.config.environments import Credentials, Environment
 from fleetpatch.config.loading import (
     CONFIG_ENV_VAR,
@@ -25,10 +26,13 @@ from fleetpatch.config.sidecars import Sidecar
 from fleetpatch.config.values import SEVERITIES, ConfigValueError, Severity
 
 __all__ = [
+    "ACTIONS",
     "CONFIG_ENV_VAR",
     "DEFAULT_CONFIG_NAME",
     "DOCS_HINT",
     "SEVERITIES",
+    "Action",
+    "ApprovalPolicy",
     "Config",
     "ConfigValueError",
     "Credentials",

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import Field, Strict, field_validator, model_validator
 
+from fleetpatch.config.approvals import ApprovalPolicy
 from fleetpatch.config.values import ConfigValueError, Expect, Globs, Name, StrictModel, is_http_url
 
 _ACCOUNT_RE = r"^[0-9]{12}$"
@@ -67,6 +68,7 @@ class Environment(StrictModel):
         Annotated[str, Strict(), Expect("an http(s) URL like 'http://127.0.0.1:4566'")] | None
     ) = None
     credentials: Credentials = Credentials()
+    approvals: ApprovalPolicy = ApprovalPolicy()
 
     @field_validator("endpoint_url")
     @classmethod

@@ -25,7 +25,14 @@ GENESIS_HASH = "0" * 64
 
 class EntryKind(StrEnum):
     PLAN = "plan"
-    APPROVAL = "approval"
+    # Change requests (fleetpatch.approvals): details.request_id ties them together.
+    REQUEST = "request"  # asked for: action, plan fingerprint, approvals needed, expiry
+    APPROVAL = "approval"  # one approver's yes, bound to the target digest and the plan
+    REJECTED = "rejected"  # an approver's no: the request is closed
+    CANCELLED = "cancelled"  # withdrawn by its requester or an approver
+    EXPIRED = "expired"  # noticed past its expiry, unused
+    REFUSED = "refused"  # an attempt that was not allowed (self-approval, not authorized...)
+    REQUEST_STARTED = "request_started"  # the approved run started (once): rollout_id
     # Intent before effect: appended just before UpdateService, so that a deployment ECS
     # created in the window that followed is provably fleetpatch's (rollout/observe.py).
     DEPLOYMENT_REQUESTED = "deployment_requested"

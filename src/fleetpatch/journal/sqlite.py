@@ -13,6 +13,9 @@ The tables:
 - head: one row, the last seq and hash, updated with every append: the anchor that reveals a
   truncated tail.
 - locks: one row per locked environment.
+- states: one row per state machine (a change request: PENDING -> APPROVED -> STARTED), the
+  compare-and-set cell behind `transition`. The entries stay the evidence; this table only
+  makes "exactly one caller wins" cheap to decide inside one write transaction.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import json
 import sqlite3
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -91,6 +94,11 @@ _SCHEMA = (
         token TEXT NOT NULL,
         acquired_at TEXT NOT NULL,
         expires_at TEXT NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS states (
+        key TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        seq INTEGER NOT NULL
     )""",
 )
 
@@ -164,6 +172,28 @@ class SqliteJournal:
             head_row = conn.execute("SELECT seq, hash FROM head WHERE id = 1").fetchone()
         head = Head(head_row["seq"], head_row["hash"]) if head_row else None
         return verify_records([_row_to_record(row) for row in rows], head)
+
+    # --- state machines --------------------------------------------------------------------
+
+    def transition(
+        self, key: str, expected: Collection[str], state: str, entry: NewEntry
+    ) -> Entry | None:
+        with self._transaction() as conn:
+            row = conn.execute("SELECT state FROM states WHERE key = ?", (key,)).fetchone()
+            current = row["state"] if row is not None else ""
+            if current not in expected:
+                return None
+            appended = self._append(conn, entry)
+            conn.execute(
+                "INSERT OR REPLACE INTO states (key, state, seq) VALUES (?, ?, ?)",
+                (key, state, appended.seq),
+            )
+            return appended
+
+    def state(self, key: str) -> str:
+        with self._transaction("DEFERRED") as conn:
+            row = conn.execute("SELECT state FROM states WHERE key = ?", (key,)).fetchone()
+        return str(row["state"]) if row is not None else ""
 
     # --- locks -----------------------------------------------------------------------------
 

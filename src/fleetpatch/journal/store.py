@@ -1,7 +1,8 @@
-"""The journal store interface. SQLite now; S3 or DynamoDB later behind the same six methods."""
+"""The journal store interface. SQLite now; S3 or DynamoDB later behind the same eight methods."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -25,6 +26,19 @@ class JournalStore(Protocol):
 
     def verify(self) -> VerifyResult:
         """Recompute the whole chain and the head; report the first bad record."""
+        ...
+
+    def transition(
+        self, key: str, expected: Collection[str], state: str, entry: NewEntry
+    ) -> Entry | None:
+        """Compare-and-set on the state machine `key`, with its journal record: if its state
+        is one of `expected` ("" = not started yet), append `entry` and set the state to
+        `state`, atomically; else append nothing and return None. Of concurrent callers
+        expecting the same state exactly one wins (DynamoDB later: a conditional write)."""
+        ...
+
+    def state(self, key: str) -> str:
+        """The state machine's current state; "" when it has none yet."""
         ...
 
     def acquire_lock(

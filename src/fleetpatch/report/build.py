@@ -223,9 +223,22 @@ def _deployments(evidence: FleetEvidence, period: Period, until: datetime) -> li
 
 
 def _approvers(entries: Iterable[Entry], verified: Entry) -> tuple[str, ...]:
-    """`approval` records of the same run; else approvals of the same target in the same
-    environment recorded before it."""
-    approvals = [e for e in entries if e.kind is EntryKind.APPROVAL and e.seq < verified.seq]
+    """Who approved the run: the approvers of the change request it started (its
+    `request_started` record); else `approval` records of the same run; else approvals of the
+    same target in the same environment recorded before it that belong to no request."""
+    earlier = [e for e in entries if e.seq < verified.seq]
+    started = [
+        e
+        for e in earlier
+        if e.kind is EntryKind.REQUEST_STARTED
+        and verified.rollout_id
+        and e.rollout_id == verified.rollout_id
+    ]
+    if started:
+        return tuple(str(actor) for actor in started[-1].details.get("approved_by", []))
+    approvals = [
+        e for e in earlier if e.kind is EntryKind.APPROVAL and "request_id" not in e.details
+    ]
     same_run = [e for e in approvals if verified.rollout_id and e.rollout_id == verified.rollout_id]
     target = verified.target_digest or verified.digest_after
     chosen = same_run or [

@@ -226,6 +226,7 @@ def promote(
         runner.preflight(the_plan, also=[source], moves_tag=move_tag)
         runner.confirm(the_plan)
         rollout_id = new_rollout_id()
+        runner.authorize("promote", the_plan, rollout_id, source=source)
         runner.record(
             EntryKind.PROMOTE,
             destination,

@@ -123,6 +123,7 @@ def rollback(
         runner.confirm(the_plan)
 
         rollout_id = new_rollout_id()
+        runner.authorize("rollback", the_plan, rollout_id)
         runner.record(
             EntryKind.ROLLBACK_STARTED,
             environment,

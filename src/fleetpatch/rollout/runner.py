@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from fleetpatch.approvals import ApprovalDesk, Authorization, Principal, iam_principal
 from fleetpatch.aws.session import AwsSessions
-from fleetpatch.config import Config
+from fleetpatch.config import Action, Config
 from fleetpatch.core.snapshot import EnvironmentSnapshot, Snapshot
 from fleetpatch.errors import EnvironmentFailure, UserError
 from fleetpatch.inventory.answers import AnswerCache
@@ -53,6 +54,16 @@ def _no_prompt(the_plan: Plan) -> None:
     return None
 
 
+def _authorized_json(authorization: Authorization, who: Principal) -> dict[str, Any]:
+    request = authorization.request
+    return {
+        "by": who.actor,
+        "request_id": request.id if request else None,
+        "approved_by": list(request.approved_by) if request else [],
+        "resumed": authorization.resumed,
+    }
+
+
 @dataclass
 class Runner:
     config: Config
@@ -68,6 +79,11 @@ class Runner:
     actor: str = field(default_factory=current_user)
     # Answers AWS never changes, kept between runs (inventory/answers.py); None: read cold.
     answers: AnswerCache | None = None
+    # Who runs it, for approvals: a Slack user (the Slack app), else (None) the IAM identity
+    # of the environment's credentials.
+    principal: Principal | None = None
+    # The approved request this run carries out (the Slack app); None: whichever matches.
+    request_id: str | None = None
     sessions: AwsSessions = field(init=False)
 
     def __post_init__(self) -> None:
@@ -141,6 +157,21 @@ class Runner:
         if reason is not None:
             raise PreflightRefused(reason, checks)
         return checks
+
+    def authorize(
+        self, action: Action, the_plan: Plan, rollout_id: str, *, source: str | None = None
+    ) -> Authorization:
+        """The environment's approval policy, enforced: starts the approved request for this
+        plan (once), or raises ApprovalRequired (a request is made if none is pending)."""
+        desk = ApprovalDesk(self.journal, self.config, now=self.now)
+        if desk.policy(the_plan.environment).needed(action) == 0:
+            return Authorization()  # nothing to enforce: not even who runs it is asked
+        who = self.principal or iam_principal(self.sessions.get(the_plan.environment).caller_arn())
+        authorization = desk.authorize(
+            action, the_plan, who, rollout_id, request_id=self.request_id, source=source
+        )
+        self.sink.emit(Event("authorized", _authorized_json(authorization, who)))
+        return authorization
 
     # --- acting -------------------------------------------------------------------------------
 
