@@ -39,7 +39,8 @@ from fleetpatch.rollout.executor import (
 )
 from fleetpatch.rollout.others import plan_only_sidecar
 from fleetpatch.rollout.pacing import plan_pacing
-from fleetpatch.rollout.plan import Mode, Plan, resolve_target
+from fleetpatch.rollout.plan import Mode, Plan
+from fleetpatch.rollout.target import resolve_target
 from fleetpatch.rollout.waits import PollPolicy
 
 if TYPE_CHECKING:

@@ -43,18 +43,12 @@ from fleetpatch.rollout import rollback_path
 from fleetpatch.rollout.events import Event
 from fleetpatch.rollout.executor import RolloutResult, new_rollout_id
 from fleetpatch.rollout.others import plan_only_sidecar
-from fleetpatch.rollout.plan import (
-    Mode,
-    Plan,
-    ServiceStep,
-    Target,
-    resolve_target,
-    sidecar_origin,
-)
+from fleetpatch.rollout.plan import Mode, Plan, ServiceStep
 from fleetpatch.rollout.promote import record_retag
 from fleetpatch.rollout.retag import Retag, retag
 from fleetpatch.rollout.rollback_path import RollbackPath
 from fleetpatch.rollout.runner import Runner
+from fleetpatch.rollout.target import Target, resolve_target, sidecar_origin
 
 if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient
