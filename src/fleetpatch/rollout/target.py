@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fleetpatch.config import Sidecar
-from fleetpatch.core.images import ImageInfo, digest_matches, locate, parse_image, version_label
+from fleetpatch.core.images import ImageInfo, configured_location, digest_matches, version_label
 from fleetpatch.core.snapshot import EnvironmentSnapshot
 from fleetpatch.errors import UserError
 
@@ -92,9 +92,7 @@ def resolve_target(
 def sidecar_origin(env: EnvironmentSnapshot, sidecar: Sidecar) -> str:
     """The registry the sidecar's configured image is read from in `env` ("" for its own
     ECR; the host of the sidecar's `image` otherwise), as SidecarRun.origin names it."""
-    if sidecar.image is None:
-        return ""
-    return locate(parse_image(sidecar.image), env.account, env.region).origin
+    return configured_location(sidecar.image, env.account, env.region).origin
 
 
 def _one(images: list[ImageInfo], what: str, env: str, where: str) -> ImageInfo:
