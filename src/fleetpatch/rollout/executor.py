@@ -51,6 +51,7 @@ from fleetpatch.rollout.decide import (
 )
 from fleetpatch.rollout.events import EventSink, NullSink
 from fleetpatch.rollout.observe import (
+    JournalFacts,
     Observation,
     journal_facts,
     observe_services,
@@ -257,7 +258,7 @@ class Rollout:
         if to_start:
             # Right before any change: a lock taken over (abort) stops the run here.
             self._heartbeat(force=True)
-        for refused in self._start_all(progress, to_start, seen):
+        for refused in self._start_all(progress, to_start, seen, facts):
             del progress.open[refused]
         stages = progress.stage_views(decisions, seen, followed)
         self._act_on_the_rest(progress, decisions, seen, stages)
@@ -272,17 +273,28 @@ class Rollout:
         return tag_moved(target.repository, target.tag, target.label, self.target, now)
 
     def _start_all(
-        self, progress: WaveProgress, steps: Sequence[ServiceStep], seen: Observation
+        self,
+        progress: WaveProgress,
+        steps: Sequence[ServiceStep],
+        seen: Observation,
+        facts: JournalFacts,
     ) -> list[str]:
         """Start every step's deployment; the keys AWS refused (failed, concluded)."""
         if not steps:
             return []
         workers = max(1, min(self.options.workers, len(steps)))
+        # An intent with no answer journaled after it: an earlier attempt (this run's, or a
+        # run killed mid-call) may have registered the pinned revision already.
+        unanswered = set(facts.requested)
         with ThreadPoolExecutor(workers, thread_name_prefix="fp-start") as pool:
-            started = list(pool.map(lambda s: self._start_one(progress, s, seen), steps))
+            started = list(
+                pool.map(lambda s: self._start_one(progress, s, seen, s.key in unanswered), steps)
+            )
         return [step.key for step, ok in zip(steps, started, strict=True) if not ok]
 
-    def _start_one(self, progress: WaveProgress, step: ServiceStep, seen: Observation) -> bool:
+    def _start_one(
+        self, progress: WaveProgress, step: ServiceStep, seen: Observation, unanswered: bool
+    ) -> bool:
         """Intent, UpdateService, answer. An AWS refusal fails that service, not the run."""
         wave = progress.wave.index
         self.record.requested(step, wave, seen.aws_now)
@@ -294,6 +306,8 @@ class Rollout:
                 self.target,
                 self.options.task_definitions,
                 writer=self.writer,
+                rollout_id=self.rollout_id,
+                look_first=unanswered,
             )
         except (ClientError, BotoCoreError, PinError) as exc:
             if isinstance(exc, ClientError) and is_fatal(exc):
