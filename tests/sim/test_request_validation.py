@@ -161,7 +161,7 @@ def test_register_task_definition_takes_tags_by_ecs_rules_and_registers_nothing_
 
 def test_tag_resource_keeps_a_resource_within_50_tags(aws: Any) -> None:
     ecs = aws("ecs")
-    good = tags(48) + [{"key": "Team name", "value": "paiements-é/=+@:._-"}]
+    good = [*tags(48), {"key": "Team name", "value": "paiements-é/=+@:._-"}]
     arn = ecs.register_task_definition(**task_definition(tags=good))["taskDefinition"][
         "taskDefinitionArn"
     ]

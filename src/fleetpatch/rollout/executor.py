@@ -51,7 +51,6 @@ from fleetpatch.rollout.decide import (
 )
 from fleetpatch.rollout.events import EventSink, NullSink
 from fleetpatch.rollout.observe import (
-    JournalFacts,
     Observation,
     journal_facts,
     observe_services,
@@ -258,7 +257,9 @@ class Rollout:
         if to_start:
             # Right before any change: a lock taken over (abort) stops the run here.
             self._heartbeat(force=True)
-        for refused in self._start_all(progress, to_start, seen, facts):
+        # An intent with no answer journaled after it: an earlier attempt (this run's, or a run
+        # killed mid-call) may have registered the pinned revision already (rollout/act.py).
+        for refused in self._start_all(progress, to_start, seen, set(facts.requested)):
             del progress.open[refused]
         stages = progress.stage_views(decisions, seen, followed)
         self._act_on_the_rest(progress, decisions, seen, stages)
@@ -277,15 +278,12 @@ class Rollout:
         progress: WaveProgress,
         steps: Sequence[ServiceStep],
         seen: Observation,
-        facts: JournalFacts,
+        unanswered: set[str],
     ) -> list[str]:
         """Start every step's deployment; the keys AWS refused (failed, concluded)."""
         if not steps:
             return []
         workers = max(1, min(self.options.workers, len(steps)))
-        # An intent with no answer journaled after it: an earlier attempt (this run's, or a
-        # run killed mid-call) may have registered the pinned revision already.
-        unanswered = set(facts.requested)
         with ThreadPoolExecutor(workers, thread_name_prefix="fp-start") as pool:
             started = list(
                 pool.map(lambda s: self._start_one(progress, s, seen, s.key in unanswered), steps)

@@ -30,7 +30,6 @@ from typing import Any
 
 from fleetpatch.core.images import parse_image
 
-
 ROLLOUT_TAG = "fleetpatch:rollout-id"
 TARGET_TAG = "fleetpatch:target"
 SOURCE_TAG = "fleetpatch:source-revision"

@@ -114,9 +114,7 @@ MAX_TAGS = 50
 _TAG_PUNCTUATION = frozenset("_.:/=+-@")
 
 
-def check_tags(
-    tags: list[dict[str, Any]] | None, existing: dict[str, str] | None = None
-) -> None:
+def check_tags(tags: list[dict[str, Any]] | None, existing: dict[str, str] | None = None) -> None:
     """Refuse tags as ECS does, before the request changes anything."""
     if not tags:
         return
