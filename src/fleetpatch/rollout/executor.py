@@ -55,6 +55,7 @@ from fleetpatch.rollout.observe import (
     journal_facts,
     observe_services,
     observe_stages,
+    unconfirmed_deployments,
 )
 from fleetpatch.rollout.pin import PinError
 from fleetpatch.rollout.plan import Plan, ServiceStep, Wave
@@ -203,8 +204,24 @@ class Rollout:
         facts = journal_facts(self.journal, self.plan.environment, self.target)
         in_flight = {k: facts.started[k] for k in progress.open if k in facts.started}
         in_flight.update(progress.timed_out)
-        self.record.halted(reason, progress.wave.index, in_flight)
         steps = {s.key: s for s in progress.wave.services}
+        # Starts not confirmed yet (an UpdateService answer lost this pass): their deployment,
+        # if ECS created one after the intent, is journaled as started and stopped too.
+        unconfirmed = {
+            k: facts.requested[k]
+            for k in progress.open
+            if k in facts.requested and k not in in_flight
+        }
+        containers = {k: steps[k].container for k in unconfirmed}
+        found = unconfirmed_deployments(self.ecs, unconfirmed, containers)
+        for key, (deployment_id, sd_arn) in found.items():
+            details = {"service_deployment_arn": sd_arn} if sd_arn else {}
+            if sd_arn:
+                self._sd_arns[key] = sd_arn
+            wave = progress.wave.index
+            self.record.started(steps[key], wave, deployment_id, details, adopted=True)
+            in_flight[key] = deployment_id
+        self.record.halted(reason, progress.wave.index, in_flight)
         for key, deployment_id in sorted(in_flight.items()):
             stopped = stop_deployment(self.ecs, key, deployment_id, self._sd_arns.get(key))
             concluded = key not in progress.open
