@@ -55,6 +55,7 @@ from fleetpatch.rollout.observe import (
     journal_facts,
     observe_services,
     observe_stages,
+    unconfirmed_deployments,
 )
 from fleetpatch.rollout.pin import PinError
 from fleetpatch.rollout.plan import Plan, ServiceStep, Wave
@@ -203,8 +204,24 @@ class Rollout:
         facts = journal_facts(self.journal, self.plan.environment, self.target)
         in_flight = {k: facts.started[k] for k in progress.open if k in facts.started}
         in_flight.update(progress.timed_out)
-        self.record.halted(reason, progress.wave.index, in_flight)
         steps = {s.key: s for s in progress.wave.services}
+        # Starts not confirmed yet (an UpdateService answer lost this pass): their deployment,
+        # if ECS created one after the intent, is journaled as started and stopped too.
+        unconfirmed = {
+            k: facts.requested[k]
+            for k in progress.open
+            if k in facts.requested and k not in in_flight
+        }
+        containers = {k: steps[k].container for k in unconfirmed}
+        found = unconfirmed_deployments(self.ecs, unconfirmed, containers)
+        for key, (deployment_id, sd_arn) in found.items():
+            details = {"service_deployment_arn": sd_arn} if sd_arn else {}
+            if sd_arn:
+                self._sd_arns[key] = sd_arn
+            wave = progress.wave.index
+            self.record.started(steps[key], wave, deployment_id, details, adopted=True)
+            in_flight[key] = deployment_id
+        self.record.halted(reason, progress.wave.index, in_flight)
         for key, deployment_id in sorted(in_flight.items()):
             stopped = stop_deployment(self.ecs, key, deployment_id, self._sd_arns.get(key))
             concluded = key not in progress.open
@@ -257,7 +274,9 @@ class Rollout:
         if to_start:
             # Right before any change: a lock taken over (abort) stops the run here.
             self._heartbeat(force=True)
-        for refused in self._start_all(progress, to_start, seen):
+        # An intent with no answer journaled after it: an earlier attempt (this run's, or a run
+        # killed mid-call) may have registered the pinned revision already (rollout/act.py).
+        for refused in self._start_all(progress, to_start, seen, set(facts.requested)):
             del progress.open[refused]
         stages = progress.stage_views(decisions, seen, followed)
         self._act_on_the_rest(progress, decisions, seen, stages)
@@ -272,17 +291,25 @@ class Rollout:
         return tag_moved(target.repository, target.tag, target.label, self.target, now)
 
     def _start_all(
-        self, progress: WaveProgress, steps: Sequence[ServiceStep], seen: Observation
+        self,
+        progress: WaveProgress,
+        steps: Sequence[ServiceStep],
+        seen: Observation,
+        unanswered: set[str],
     ) -> list[str]:
         """Start every step's deployment; the keys AWS refused (failed, concluded)."""
         if not steps:
             return []
         workers = max(1, min(self.options.workers, len(steps)))
         with ThreadPoolExecutor(workers, thread_name_prefix="fp-start") as pool:
-            started = list(pool.map(lambda s: self._start_one(progress, s, seen), steps))
+            started = list(
+                pool.map(lambda s: self._start_one(progress, s, seen, s.key in unanswered), steps)
+            )
         return [step.key for step, ok in zip(steps, started, strict=True) if not ok]
 
-    def _start_one(self, progress: WaveProgress, step: ServiceStep, seen: Observation) -> bool:
+    def _start_one(
+        self, progress: WaveProgress, step: ServiceStep, seen: Observation, unanswered: bool
+    ) -> bool:
         """Intent, UpdateService, answer. An AWS refusal fails that service, not the run."""
         wave = progress.wave.index
         self.record.requested(step, wave, seen.aws_now)
@@ -294,6 +321,8 @@ class Rollout:
                 self.target,
                 self.options.task_definitions,
                 writer=self.writer,
+                rollout_id=self.rollout_id,
+                look_first=unanswered,
             )
         except (ClientError, BotoCoreError, PinError) as exc:
             if isinstance(exc, ClientError) and is_fatal(exc):
