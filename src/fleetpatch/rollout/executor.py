@@ -34,7 +34,6 @@ from fleetpatch.rollout.act import (
     aws_message,
     is_fatal,
     start_deployment,
-    stop_deployment,
 )
 from fleetpatch.rollout.conclude import (
     record_failure,
@@ -50,12 +49,12 @@ from fleetpatch.rollout.decide import (
     tag_moved,
 )
 from fleetpatch.rollout.events import EventSink, NullSink
+from fleetpatch.rollout.halt import halt_wave, time_out_late
 from fleetpatch.rollout.observe import (
     Observation,
     journal_facts,
     observe_services,
     observe_stages,
-    unconfirmed_deployments,
 )
 from fleetpatch.rollout.pin import PinError
 from fleetpatch.rollout.plan import Plan, ServiceStep, Wave
@@ -199,34 +198,16 @@ class Rollout:
         return reason
 
     def _halt(self, progress: WaveProgress, reason: str) -> None:
-        """Stop the run; roll back the wave's deployments still in flight (StopServiceDeployment
-        ROLLBACK), those still awaited and those fleetpatch stopped waiting for."""
-        facts = journal_facts(self.journal, self.plan.environment, self.target)
-        in_flight = {k: facts.started[k] for k in progress.open if k in facts.started}
-        in_flight.update(progress.timed_out)
-        steps = {s.key: s for s in progress.wave.services}
-        # Starts not confirmed yet (an UpdateService answer lost this pass): their deployment,
-        # if ECS created one after the intent, is journaled as started and stopped too.
-        unconfirmed = {
-            k: facts.requested[k]
-            for k in progress.open
-            if k in facts.requested and k not in in_flight
-        }
-        containers = {k: steps[k].container for k in unconfirmed}
-        found = unconfirmed_deployments(self.ecs, unconfirmed, containers)
-        for key, (deployment_id, sd_arn) in found.items():
-            details = {"service_deployment_arn": sd_arn} if sd_arn else {}
-            if sd_arn:
-                self._sd_arns[key] = sd_arn
-            wave = progress.wave.index
-            self.record.started(steps[key], wave, deployment_id, details, adopted=True)
-            in_flight[key] = deployment_id
-        self.record.halted(reason, progress.wave.index, in_flight)
-        for key, deployment_id in sorted(in_flight.items()):
-            stopped = stop_deployment(self.ecs, key, deployment_id, self._sd_arns.get(key))
-            concluded = key not in progress.open
-            self.record.rolled_back(steps[key], progress.wave.index, stopped, concluded)
-            progress.open.pop(key, None)
+        halt_wave(
+            self.ecs,
+            self.journal,
+            self.record,
+            self.plan.environment,
+            self.target,
+            progress,
+            reason,
+            self._sd_arns,
+        )
 
     def run_pass(self, progress: WaveProgress) -> str | None:
         """One pass: observe, decide, act, record. Returns a reason to halt, or None."""
@@ -404,32 +385,15 @@ class Rollout:
         record_failure(self.ecs, self.record, step, reason, deployment_id, service, wave, sd_arn)
 
     def _time_out(self, progress: WaveProgress) -> None:
-        """Fail the services whose wait is over (their strategy's time, not a fixed one)."""
-        now = self.clock.now()
-        # Never observed (every read throttled): the base timeout still ends the wait.
-        base = progress.started_at + self.options.poll.timeout
-        late = [k for k in progress.open if now >= progress.deadlines.get(k, base)]
-        if not late:
-            return
-        facts = journal_facts(self.journal, self.plan.environment, self.target)
-        for key in late:
-            step = progress.open[key]
-            minutes = round((progress.deadlines.get(key, base) - progress.started_at) / 60)
-            deployment_id = facts.started.get(key)
-            if deployment_id is None:
-                last = progress.unconfirmed.get(key, "no answer")
-                reason = f"could not start the deployment within {minutes:g} minutes: {last}"
-            else:
-                reason = (
-                    f"deployment {deployment_id} did not finish within {minutes:g} minutes, "
-                    "so fleetpatch stopped waiting (ECS may still finish it: see `aws ecs "
-                    "describe-service-deployments`; once it has ended, run again with "
-                    "--retry-failed)"
-                )
-            self.record.failed(step, reason, deployment_id, {"wave": progress.wave.index})
-            if deployment_id:
-                progress.timed_out[key] = deployment_id  # still in flight: a halt stops it
-            del progress.open[key]
+        time_out_late(
+            self.journal,
+            self.record,
+            self.plan.environment,
+            self.target,
+            progress,
+            now=self.clock.now(),
+            timeout=self.options.poll.timeout,
+        )
 
     def _heartbeat(self, force: bool = False) -> None:
         """Refresh the environment lock well before its ttl runs out (LockLost stops the run)."""
