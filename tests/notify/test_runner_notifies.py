@@ -15,7 +15,7 @@ from fleetpatch.rollout.rollback import rollback
 from fleetpatch.sim import Simulator
 from tests.inventory.helpers import render_config
 from tests.rollout.flows import digest_of, sim_config, sim_journal, sim_runner
-from tests.rollout.helpers import run_rollout
+from tests.rollout.helpers import Crash, CrashAfter, make_plan, run_rollout
 from tests.slack.fake_api import FakeSlackApi
 
 TOKEN = "xoxb-3333-4444-anothersecret"
@@ -75,3 +75,20 @@ def test_a_channel_without_token_is_one_preflight_line_and_nothing_is_posted(
     assert "pre-flight warning: notifications:" in line and "C0123ABCD" in line
     assert "pass --yes" in err  # the warning came before the question, before any change
     assert not slack.calls()
+
+
+def test_a_run_that_dies_midway_says_so_in_its_thread(sim: Simulator, tmp_path: Path) -> None:
+    config = sim_config(sim, tmp_path)
+    with FakeSlackApi() as slack, sim_journal(sim, tmp_path) as journal:
+
+        def to_slack(config: Config, run: RunContext) -> Notifier:
+            return Notifier(run, SlackPoster(slack_client(TOKEN, slack.base_url), "C0123ABCD"))
+
+        runner = sim_runner(sim, config, journal, notifier=to_slack, sink=CrashAfter("verified"))
+        with pytest.raises(Crash), runner.locked("dev") as lock:
+            runner.execute(make_plan(config), lock)
+    start, stopped = slack.calls("chat.postMessage")
+    assert stopped.params["thread_ts"] == start.answer["ts"]
+    assert stopped.params["reply_broadcast"] in (True, "1", "true")
+    assert "stopped before its end: Crash: verified" in stopped.params["text"]
+    assert "run the command again to resume" in stopped.params["text"]
