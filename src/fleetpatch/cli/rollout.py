@@ -26,13 +26,12 @@ from fleetpatch.cli.tables import Cell, Column, FitTable
 from fleetpatch.config import Config
 from fleetpatch.core.images import short_digest
 from fleetpatch.errors import EnvironmentFailure, UserError
-from fleetpatch.inventory.registry import open_origin, registry_opener
+from fleetpatch.inventory.registry import registry_opener
 from fleetpatch.journal import LockLost, default_lock_owner, open_journal
 from fleetpatch.journal.render import entry_to_json, verify_table, verify_to_json
 from fleetpatch.rollout.dryrun import planned_calls
 from fleetpatch.rollout.events import Event, EventSink, JsonLinesSink
 from fleetpatch.rollout.executor import (
-    Rollout,
     RolloutOptions,
     RolloutResult,
     new_rollout_id,
@@ -261,7 +260,7 @@ def rollout_command(
         _confirm(the_plan, yes, as_json)
         rollout_id = new_rollout_id()
         runner.authorize("rollout", the_plan, rollout_id)
-        options = RolloutOptions(
+        runner.options = RolloutOptions(
             poll=PollPolicy(
                 interval=poll_interval,
                 max_interval=max(poll_interval, 4 * poll_interval),
@@ -269,7 +268,7 @@ def rollout_command(
             ),
             retry_failed=retry_failed,
         )
-        result = _execute(config, the_plan, journal, lock, options, as_json, rollout_id)
+        result = _execute(runner, the_plan, journal, lock, as_json, rollout_id)
     finally:
         journal.release_lock(lock)
         journal.close()
@@ -349,40 +348,28 @@ def _confirm(the_plan: Plan, yes: bool, as_json: bool) -> None:
 
 
 def _execute(
-    config: Config,
+    runner: Runner,
     the_plan: Plan,
     journal: SqliteJournal,
     lock: Lock,
-    options: RolloutOptions,
     as_json: bool,
     rollout_id: str,
 ) -> RolloutResult:
-    aws = AwsSessions(config).get(the_plan.environment)
-    rollout = Rollout(
-        the_plan,
-        aws.ecs(),
-        aws.ecr(),
-        journal,
-        lock=lock,
-        options=options,
-        rollout_id=rollout_id,
-        registry=open_origin(aws, the_plan.target.registry, config.registry_endpoints()),
-        writer=aws.ecs_writes(),
-    )
+    """The run, through the Runner as promote and rollback: every run notifies
+    ([notifications]) and passes the same gate."""
     try:
         if as_json:
-            rollout.sink = _PacingAfterPlan(
+            runner.sink = _PacingAfterPlan(
                 JsonLinesSink(sys.stdout, rollout_id=rollout_id, environment=the_plan.environment),
                 Event("pacing", plan_pacing(the_plan).to_json()),
             )
-            return rollout.run()
+            return runner.execute(the_plan, lock, rollout_id=rollout_id)
         if console.is_terminal:
             with RichProgress(console) as progress:
-                rollout.sink = progress
-                return rollout.run()
-        sink: EventSink = LinePrinter(console)
-        rollout.sink = sink
-        return rollout.run()
+                runner.sink = progress
+                return runner.execute(the_plan, lock, rollout_id=rollout_id)
+        runner.sink = LinePrinter(console)
+        return runner.execute(the_plan, lock, rollout_id=rollout_id)
     except LockLost as exc:
         raise EnvironmentFailure(the_plan.environment, f"{exc}: stopped") from exc
     except KeyboardInterrupt:
