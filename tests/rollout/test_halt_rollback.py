@@ -54,6 +54,9 @@ def test_a_halt_rolls_back_the_waves_deployments_still_in_flight(
 
         assert result.halted and "1 service(s) failed" in result.halt_reason
         assert "circuit breaker" in result.services["main/api"].reason
+        # The next wave never started: every service of the plan is accounted for.
+        web = result.services["main/web"]
+        assert (web.status, web.reason) == ("skipped", "not deployed: the rollout halted in wave 1")
         halted_worker = result.services["main/worker"]
         assert halted_worker.status == "failed"
         assert halted_worker.reason.startswith("the rollout halted in wave 1 while deployment ")

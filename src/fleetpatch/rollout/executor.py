@@ -149,9 +149,19 @@ class Rollout:
             self._run_wave(Wave(0, False, self.plan.done), announce=False)
         for wave in self.plan.waves:
             if not self._run_wave(wave):
+                self._not_started_after_halt(wave.index)
                 break
         self.record.finished()
         return self.record.result
+
+    def _not_started_after_halt(self, wave: int) -> None:
+        """Every planned service the halt left without a result (not started in the halted
+        wave, or in a later one) is journaled as skipped, saying so: the summary and the
+        report account for every service of the plan."""
+        for step in self.plan.services:
+            if step.key not in self.record.result.services:
+                reason = f"not deployed: the rollout halted in wave {wave}"
+                self.record.skipped(step.key, reason)
 
     def _run_wave(self, wave: Wave, *, announce: bool = True) -> bool:
         """Run passes until every service of the wave is concluded; False: halt."""
