@@ -1,4 +1,4 @@
-"""`fleetpatch plan | rollout | history | journal verify`.
+"""`fleetpatch plan | rollout`.
 
 Thin: each command loads the config, reads the fleet (fleetpatch.inventory), plans
 (fleetpatch.rollout.plan), runs (fleetpatch.rollout.executor) and renders. Exit codes:
@@ -19,7 +19,6 @@ from fleetpatch.aws.errors import explain
 from fleetpatch.aws.session import AwsSessions
 from fleetpatch.cli import context
 from fleetpatch.cli.context import WallClock, load_from_context, utc_now
-from fleetpatch.cli.history import history_table
 from fleetpatch.cli.output import console, err_console, print_error, print_json, print_note
 from fleetpatch.cli.progress import LinePrinter, RichProgress
 from fleetpatch.cli.tables import Cell, Column, FitTable
@@ -28,7 +27,6 @@ from fleetpatch.core.images import short_digest
 from fleetpatch.errors import EnvironmentFailure, UserError
 from fleetpatch.inventory.registry import registry_opener
 from fleetpatch.journal import LockLost, default_lock_owner, open_journal
-from fleetpatch.journal.render import entry_to_json, verify_table, verify_to_json
 from fleetpatch.rollout.dryrun import planned_calls
 from fleetpatch.rollout.events import Event, EventSink, JsonLinesSink
 from fleetpatch.rollout.executor import (
@@ -46,16 +44,10 @@ if TYPE_CHECKING:
     from fleetpatch.journal import Lock, SqliteJournal
     from fleetpatch.rollout.runner import Runner
 
-journal_app = typer.Typer(
-    help="Check the journal of every fleetpatch action.", no_args_is_help=True
-)
-
 
 def register(app: typer.Typer) -> None:
     app.command("plan")(plan_command)
     app.command("rollout")(rollout_command)
-    app.command("history")(history_command)
-    app.add_typer(journal_app, name="journal")
 
 
 def _config(ctx: typer.Context) -> Config:
@@ -414,47 +406,6 @@ def _print_summary(result: RolloutResult) -> None:
             err_console.print(f"    event: {line}", markup=False, highlight=False, soft_wrap=True)
     if result.halted:
         print_error(f"halted: {result.halt_reason}")
-
-
-# --- history and journal verify -----------------------------------------------------------------
-
-
-def history_command(
-    ctx: typer.Context,
-    env: str | None = typer.Option(None, "--env", "-e", help="Only this environment."),
-    limit: int = typer.Option(50, "--limit", "-n", min=0, help="Last N records (0: all)."),
-    as_json: bool = typer.Option(False, "--json", help="Every field of every record, as JSON."),
-) -> None:
-    """What fleetpatch did, newest last: plans, deployments, verifications, failures, halts."""
-    config = _config(ctx)
-    if env is not None:
-        config.environment(env)  # a typo is an error, not an empty history
-    with open_journal(config.journal, clock=context.clock(ctx)) as journal:
-        entries = journal.entries(environment=env)
-    if limit:
-        entries = entries[-limit:]
-    if as_json:
-        print_json([entry_to_json(e) for e in entries])
-        return
-    table = history_table(entries, title=f"Journal ({env or 'all environments'})")
-    console.print(table.render(console))
-
-
-@journal_app.command("verify")
-def journal_verify_command(
-    ctx: typer.Context,
-    as_json: bool = typer.Option(False, "--json", help="The result as JSON."),
-) -> None:
-    """Recompute the hash chain: exit 1 if a record was changed, deleted or reordered."""
-    config = _config(ctx)
-    with open_journal(config.journal, clock=context.clock(ctx)) as journal:
-        result = journal.verify()
-    if as_json:
-        print_json(verify_to_json(result))
-    else:
-        console.print(verify_table(result))
-    if not result.ok:
-        raise typer.Exit(1)
 
 
 def _say_what_is_still_deploying(journal: SqliteJournal, the_plan: Plan) -> None:
