@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 from fleetpatch.cli.app import run
-from fleetpatch.journal import SqliteJournal
 from fleetpatch.sim import Simulator
 from tests.conftest import small_scenario
 from tests.inventory.helpers import render_config
