@@ -86,6 +86,7 @@ def test_a_rollout_posts_start_waves_and_end_in_one_thread(
     assert all(c.token == TOKEN for c in slack.calls())
     output = capsys.readouterr()
     assert TOKEN not in output.out + output.err
+    assert TOKEN.encode() not in (tmp_path / "journal.sqlite").read_bytes()
 
 
 def test_a_halted_rollout_posts_the_halt_in_ecs_words(

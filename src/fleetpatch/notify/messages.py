@@ -25,7 +25,7 @@ from fleetpatch.notify.blocks import (
     section,
     within_limit,
 )
-from fleetpatch.notify.run import RunState, ServiceState
+from fleetpatch.notify.run import HaltState, RunState, ServiceState
 
 MessageKind = Literal["start", "wave", "halt", "end", "stopped"]
 
@@ -134,6 +134,11 @@ def wave_message(state: RunState, index: int) -> Message:
 # --- a halt -----------------------------------------------------------------------------------
 
 
+def _halt_reason(halt: HaltState) -> str:
+    """The halt's reason without the "wave N: " it starts with (the message names the wave)."""
+    return halt.reason.removeprefix(f"wave {halt.wave}: ")
+
+
 def halt_message(state: RunState) -> Message:
     """The halt in ECS's words: each failed service's reason, why its tasks stopped, whether
     ECS rolled it back, and the deployments the halt itself stopped."""
@@ -143,7 +148,7 @@ def halt_message(state: RunState) -> Message:
     blocks: list[Block] = [
         section(
             f":octagonal_sign: *{_title(state)} of {escape(env)} halted in wave {halt.wave}*: "
-            f"{escape(halt.reason)}\nNothing more is started."
+            f"{escape(_halt_reason(halt))}\nNothing more is started."
         )
     ]
     failed = [s for s in state.in_wave(halt.wave) if s.status == "failed"]
@@ -157,7 +162,7 @@ def halt_message(state: RunState) -> Message:
     stops += [f"• {code(k)}: deployment {code(halt.rolling_back[k])} stopped" for k in unanswered]
     if stops:
         blocks.append(section("*Stopped by the halt (rolled back)*\n" + lines_within(stops, 2800)))
-    text = f"{_title(state)} of {env} halted in wave {halt.wave}: {halt.reason}"
+    text = f"{_title(state)} of {env} halted in wave {halt.wave}: {_halt_reason(halt)}"
     if caused:
         text += f" ({caused[0].key}: {caused[0].reason})"
     return Message("halt", text, within_limit(blocks))
@@ -165,10 +170,14 @@ def halt_message(state: RunState) -> Message:
 
 def _failure(service: ServiceState) -> str:
     lines = [f"*{code(service.key)}*: {escape(service.reason)}"]
-    for reason in service.stopped_reasons[:STOPPED_REASONS_SHOWN]:
-        lines.append(f"> stopped: {escape(reason)}")
-    for event in service.events[:EVENTS_SHOWN]:
-        lines.append(f"> ECS: {escape(event)}")
+    stopped = [r for r in service.stopped_reasons if r not in service.reason]
+    for reason in stopped[:STOPPED_REASONS_SHOWN]:
+        lines.append(f"> tasks stopped: {escape(reason)}")
+    if not service.stopped_reasons:
+        # No task stopped (a timeout, a deployment that never placed one): ECS's service
+        # events are then its only words.
+        for event in service.events[:EVENTS_SHOWN]:
+            lines.append(f"> ECS: {escape(event)}")
     rolled_back = "yes, to the previous revision" if service.rolled_back else "no"
     lines.append(f"ECS rolled it back: {rolled_back}")
     return "\n".join(lines)
@@ -215,7 +224,7 @@ def end_message(state: RunState) -> Message:
         icon, outcome = ":white_check_mark:", "finished"
     summary = f"{icon} *{_title(state)} of {escape(env)} {outcome}*: {counts}"
     if state.halt is not None:
-        summary += f"\nHalted: {escape(state.halt.reason)}"
+        summary += f"\nHalted: {escape(_halt_reason(state.halt))}"
     blocks: list[Block] = [
         section(summary),
         fields(

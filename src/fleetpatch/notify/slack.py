@@ -31,6 +31,11 @@ from slack_sdk.http_retry.builtin_handlers import (
 from fleetpatch.notify.messages import Message
 
 log = logging.getLogger("fleetpatch.notify")
+# slack_sdk logs a failed request at ERROR itself, then raises; the poster says the same in its
+# one line with the fix, so the client's own logger only speaks when asked to (DEBUG: set this
+# logger's level lower to see slack_sdk's requests, Authorization header redacted).
+sdk_log = logging.getLogger("fleetpatch.notify.slack_sdk")
+sdk_log.setLevel(logging.CRITICAL)
 
 TOKEN_VARIABLE = "SLACK_BOT_TOKEN"
 API_URL_VARIABLE = "SLACK_API_URL"
@@ -79,6 +84,7 @@ def slack_client(token: str, base_url: str | None = None) -> WebClient:
         token=token,
         base_url=url if url.endswith("/") else url + "/",
         timeout=TIMEOUT_SECONDS,
+        logger=sdk_log,
         retry_handlers=[
             ConnectionErrorRetryHandler(max_retry_count=1),
             RateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES),
