@@ -130,6 +130,8 @@ def test_a_rollout_from_slack_with_four_eyes(
     # Progress in the request's thread, the summary with the digests, and the report there.
     (upload,) = slack.wait_for("files.completeUploadExternal", timeout=REQUEST_TIMEOUT)
     assert upload.params["thread_ts"] == message["ts"]
+    (report,) = [c for c in slack.calls() if c.method.startswith("upload:")]
+    assert "patch evidence" in report.params["content"] and "prod" in report.params["content"]
     thread = [c for c in slack.calls("chat.postMessage") if c.params.get("thread_ts")]
     assert {c.params["thread_ts"] for c in thread} == {message["ts"]}
     end = thread[-1]
@@ -284,3 +286,23 @@ def test_usage_for_what_is_not_a_command(app: RunningApp, text: str, said: str) 
     assert said in shown and "/fleetpatch rollout ENV" in shown
     app.launcher.join(5)
     assert app.slack.calls("chat.postMessage") == []
+
+
+def test_slack_errors_lose_no_decision(app: RunningApp, journal_path: Path) -> None:
+    slack = app.slack
+    # The channel refuses the plan: the request is journaled and the requester told so.
+    slack.fail("chat.postMessage", "not_in_channel")
+    app.command("U0ALICE", "rollout prod")
+    (told,) = slack.wait_for("response_url:alice-command", count=1)
+    assert "is journaled" in told.params["text"] and "r-" in told.params["text"]
+    assert [k for k, _ in request_trail(journal_path)] == ["request"]
+
+    # Asked again: the same open request, posted; a rate-limited update is retried.
+    app.command("U0ALICE", "rollout prod")
+    message = posted(slack.wait_for("chat.postMessage", count=2)[-1])
+    slack.rate_limit("chat.update", retry_after=1)
+    app.click(message, "U0BOB", APPROVE)
+    updates = slack.wait_for("chat.update", count=2)
+    assert "Approved by <@U0BOB>" in texts(updates[-1].params["blocks"])
+    slack.wait_for("files.completeUploadExternal")
+    assert [k for k, _ in request_trail(journal_path)] == ["request", "approval", "request_started"]
