@@ -43,8 +43,9 @@ from fleetpatch.inventory.answers import SqliteAnswerCache
 from fleetpatch.journal import SqliteJournal
 from fleetpatch.rollout.executor import RolloutOptions
 from fleetpatch.rollout.pacing import plan_pacing, wave_calls
-from fleetpatch.rollout.plan import Mode, Plan, plan, resolve_target
+from fleetpatch.rollout.plan import Mode, Plan, plan
 from fleetpatch.rollout.runner import Runner
+from fleetpatch.rollout.target import resolve_target
 from fleetpatch.rollout.waits import PollPolicy
 from fleetpatch.sim import Simulator
 from fleetpatch.sim.limits import aws_buckets

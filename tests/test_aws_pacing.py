@@ -10,6 +10,7 @@ from typing import Any
 from fleetpatch.aws.pacing import RateLimiter
 from fleetpatch.aws.session import AwsSessions
 from fleetpatch.sim import Simulator
+from fleetpatch.sim.simulator import client
 from tests.inventory.helpers import make_config
 
 
@@ -77,3 +78,31 @@ def test_operations_of_one_group_share_its_bucket() -> None:
         limiter.acquire("ecs", "DescribeServices")
     assert limiter.acquire("ecs", "ListServices") > 0
     assert limiter.acquire("ecs", "ListTasks") == 0.0
+
+
+def test_a_throttle_caused_by_another_tool_drains_the_bucket_and_the_call_is_retried(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    aws = AwsSessions(make_config(sim, tmp_path)).get("dev")
+    ours = aws.ecs()
+    # Another tool in the same account spends AWS's whole burst of task definition writes.
+    other = client(sim, "ecs", "dev")
+    for n in range(20):
+        _register(other, 100 + n)
+    sim.reset_calls()
+    _register(ours, 0)  # throttled by AWS, retried by botocore's standard mode: it lands
+    limiter = aws.rate_limiter()
+    assert limiter.throttles == {
+        "ECS task definition writes": sim.calls["ecs:RegisterTaskDefinition"] - 1
+    }
+    assert limiter.throttles["ECS task definition writes"] >= 1
+    # Drained: the next call waits for the refill instead of assuming a burst is left.
+    assert limiter.acquire("ecs", "RegisterTaskDefinition") > 0
+
+
+def test_draining_leaves_no_burst() -> None:
+    fake = FakeTime()
+    limiter = RateLimiter("111111111111", "eu-west-1", clock=fake.clock, sleep=fake.sleep)
+    assert limiter.acquire("ecs", "UpdateService") == 0.0
+    limiter.throttled("ecs", "UpdateService")
+    assert abs(limiter.acquire("ecs", "UpdateService") - 1 / (5 * 0.95)) < 1e-9

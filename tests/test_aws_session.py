@@ -72,7 +72,7 @@ def test_clients_use_region_endpoint_and_fleetpatch_settings() -> None:
     assert ecs.meta.endpoint_url == "http://127.0.0.1:4599"
     config = ecs.meta.config
     # botocore counts max_attempts=10 as retries after the first call: 11 calls in all.
-    assert config.retries == {"mode": "adaptive", "total_max_attempts": 11}
+    assert config.retries == {"mode": "standard", "total_max_attempts": 11}
     assert config.max_pool_connections == 50
     assert config.user_agent_extra == f"fleetpatch/{__version__}"
 

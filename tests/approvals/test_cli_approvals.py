@@ -141,3 +141,24 @@ def test_an_unused_request_expires(
             e.kind.value for e in journal.entries() if e.details.get("request_id") == request_id
         ]
     assert kinds == ["request", "expired", "refused"]
+
+
+def test_reject_and_cancel_from_the_terminal(
+    sim: Simulator, tmp_path: Path, journal_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    alice, bob = _as(sim, tmp_path, "alice"), _as(sim, tmp_path, "bob")
+    assert run([*alice, "rollout", "--env", "dev", "--yes", *POLL], now=sim.clock.now) == 2
+    first = _request_id(capsys.readouterr().err)
+    assert run([*bob, "reject", first, "--reason", "freeze"], now=sim.clock.now) == 0
+    assert "rejected" in capsys.readouterr().out
+    assert run([*bob, "approve", first], now=sim.clock.now) == 2
+    assert f"{first} was rejected" in capsys.readouterr().err
+
+    # Asking again makes a new request; its requester withdraws it.
+    assert run([*alice, "rollout", "--env", "dev", "--yes", *POLL], now=sim.clock.now) == 2
+    second = _request_id(capsys.readouterr().err.split("requested as")[1])
+    assert second != first
+    assert run([*alice, "cancel", second], now=sim.clock.now) == 0
+    assert run([*alice, "requests"], now=sim.clock.now) == 0
+    assert "no open requests" in capsys.readouterr().out
+    assert sim.calls["ecs:UpdateService"] == 0

@@ -25,7 +25,8 @@ from fleetpatch.approvals.requests import cas_state, requests_from, state_key
 from fleetpatch.config import Config, parse_config
 from fleetpatch.errors import UserError
 from fleetpatch.journal import EntryKind, SqliteJournal
-from fleetpatch.rollout.plan import Plan, ServiceStep, Target, Wave
+from fleetpatch.rollout.plan import Plan, ServiceStep, Wave
+from fleetpatch.rollout.target import Target
 
 NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 ALICE = slack_principal("U0ALICE", "alice", ["S0PAYMENTS"])

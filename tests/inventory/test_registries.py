@@ -24,8 +24,9 @@ from fleetpatch.core.snapshot import SidecarRun, Snapshot
 from fleetpatch.errors import UserError
 from fleetpatch.inventory.collect import collect
 from fleetpatch.inventory.oci import OciRegistry
-from fleetpatch.rollout.plan import plan, resolve_target
+from fleetpatch.rollout.plan import plan
 from fleetpatch.rollout.runner import PreflightRefused
+from fleetpatch.rollout.target import resolve_target
 from fleetpatch.sim import Simulator
 from tests.inventory.helpers import render_config
 from tests.rollout.flows import sim_journal, sim_runner

@@ -13,7 +13,8 @@ from fleetpatch.journal import SqliteJournal, default_lock_owner
 from fleetpatch.rollout.events import Event, ListSink
 from fleetpatch.rollout.executor import Rollout, RolloutOptions, RolloutResult
 from fleetpatch.rollout.others import plan_only_sidecar
-from fleetpatch.rollout.plan import Mode, Plan, resolve_target
+from fleetpatch.rollout.plan import Mode, Plan
+from fleetpatch.rollout.target import resolve_target
 from fleetpatch.rollout.waits import PollPolicy
 from fleetpatch.sim import Simulator
 from tests.inventory.helpers import make_config

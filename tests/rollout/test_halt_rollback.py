@@ -16,7 +16,7 @@ from fleetpatch.rollout.executor import RolloutOptions
 from fleetpatch.rollout.waits import PollPolicy
 from fleetpatch.sim import Simulator
 from tests.conftest import small_scenario
-from tests.rollout.helpers import config_for, run_rollout
+from tests.rollout.helpers import config_for, make_plan, run_rollout
 from tests.rollout.test_engine_sim import deployments_per_service, running_digests
 
 
@@ -54,6 +54,9 @@ def test_a_halt_rolls_back_the_waves_deployments_still_in_flight(
 
         assert result.halted and "1 service(s) failed" in result.halt_reason
         assert "circuit breaker" in result.services["main/api"].reason
+        # The next wave never started: every service of the plan is accounted for.
+        web = result.services["main/web"]
+        assert (web.status, web.reason) == ("skipped", "not deployed: the rollout halted in wave 1")
         halted_worker = result.services["main/worker"]
         assert halted_worker.status == "failed"
         assert halted_worker.reason.startswith("the rollout halted in wave 1 while deployment ")
@@ -154,3 +157,55 @@ def test_a_paused_hook_is_shown_with_how_to_continue_and_continuing_it_completes
         )
         target = result.plan.target.digest
         assert running_digests(config)["main/worker"] == {target}
+
+
+class AnswersLostUntilUnconfirmed(ListSink):
+    """The simulator loses every state-changing answer until fleetpatch reports a start it
+    could not confirm; from then on it answers again (the halt's stop is answered)."""
+
+    def __init__(self, sim: Simulator) -> None:
+        super().__init__()
+        self.sim = sim
+
+    def emit(self, event: Event) -> None:
+        super().emit(event)
+        if event.kind == "start_unconfirmed":
+            self.sim.set_faults()
+
+
+def test_a_halt_rolls_back_a_start_whose_answer_was_lost(
+    tmp_path: Path, journal: SqliteJournal
+) -> None:
+    """worker's UpdateService is applied but its answer lost, and in the same pass api's start
+    is refused (its service was deleted): the wave halts before a pass could adopt worker's
+    deployment. The halt finds it (created after the journaled intent) and stops it."""
+    with Simulator(scenario({"name": "worker"})) as sim:
+        config = canary_of_two(sim, tmp_path)
+        before = running_digests(config)
+        ecs = AwsSessions(config).get("dev").ecs()
+        plan = make_plan(config)
+        ecs.delete_service(cluster="main", service="api", force=True)
+        sim.set_faults(lost_answer_rate=1.0)
+        result, sink = run_rollout(
+            sim, config, journal, the_plan=plan, sink=AnswersLostUntilUnconfirmed(sim)
+        )
+
+        assert [e.data["service"] for e in sink.of("start_unconfirmed")] == ["main/worker"]
+        assert result.halted
+        assert "could not start the deployment" in result.services["main/api"].reason
+        halted_worker = result.services["main/worker"]
+        assert halted_worker.status == "failed"
+        assert halted_worker.reason.endswith("ECS rolls it back to the previous revision")
+        entries = journal.entries(environment="dev")
+        halted = next(e for e in entries if e.kind is EntryKind.HALTED)
+        started = [e for e in entries if e.kind is EntryKind.DEPLOYMENT_STARTED]
+        assert [(e.service, e.details["adopted"]) for e in started] == [("main/worker", True)]
+        assert halted.details["rolling_back"] == {"main/worker": started[0].deployment_id}
+        arn = started[0].details["service_deployment_arn"]
+        for _ in range(200):
+            if service_deployment(config, "worker", arn)["status"] == "ROLLBACK_SUCCESSFUL":
+                break
+            sim.advance(15)
+        assert service_deployment(config, "worker", arn)["status"] == "ROLLBACK_SUCCESSFUL"
+        sim.advance(600)
+        assert running_digests(config)["main/worker"] == before["main/worker"]

@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 from fleetpatch.config import Policy
 from fleetpatch.core.api_limits import ECS_LIMITS, Limit, estimate, least_seconds, limit_of
 from fleetpatch.rollout.pacing import plan_pacing
-from fleetpatch.rollout.plan import plan, resolve_target
+from fleetpatch.rollout.plan import plan
+from fleetpatch.rollout.target import resolve_target
 from tests.rollout.test_plan import SIDECAR, service, snapshot
 
 limits = st.builds(

@@ -19,7 +19,8 @@ from fleetpatch.core.snapshot import (
     Snapshot,
 )
 from fleetpatch.errors import UserError
-from fleetpatch.rollout.plan import make_waves, plan, resolve_target
+from fleetpatch.rollout.plan import make_waves, plan
+from fleetpatch.rollout.target import resolve_target
 
 OLD = "sha256:" + "a" * 64
 NEW = "sha256:" + "b" * 64

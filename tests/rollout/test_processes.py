@@ -171,39 +171,46 @@ KILL_POINTS = [
 ]
 
 
-def _kill_at(config: Path, point: tuple[str, int]) -> bool:
-    """Run the rollout and kill -9 it right after its `point` event; False if it ended first."""
+def _kill_at(config: Path, point: tuple[str, int], log: Path) -> bool:
+    """Run the rollout and kill -9 it right after its `point` event; False if it ended first
+    (its stderr is left in `log`, for the assertion's message)."""
     kind, count = point
-    process = subprocess.Popen(
-        _rollout(config), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-    )
-    assert process.stdout is not None
-    seen = 0
-    for line in process.stdout:
-        if json.loads(line).get("event") == kind:
-            seen += 1
-            if seen == count:
-                os.kill(process.pid, signal.SIGKILL)
-                process.wait()
-                return True
-    process.wait()
+    with log.open("w") as stderr:
+        process = subprocess.Popen(
+            _rollout(config), stdout=subprocess.PIPE, stderr=stderr, text=True
+        )
+        assert process.stdout is not None
+        seen = 0
+        for line in process.stdout:
+            if json.loads(line).get("event") == kind:
+                seen += 1
+                if seen == count:
+                    os.kill(process.pid, signal.SIGKILL)
+                    process.wait()
+                    return True
+        process.wait()
     return False
 
 
-def test_kill_9_at_points_of_its_progress_then_rerun_converges(served: Path) -> None:
+def test_kill_9_at_points_of_its_progress_then_rerun_converges(
+    served: Path, tmp_path: Path
+) -> None:
     reached: list[tuple[str, int]] = []
+    missed: list[str] = []
     targets = 1
+    log = tmp_path / "stderr.txt"
     for point in KILL_POINTS:
         # A run that ends before the point converged: give the fleet a new target and try again.
-        for _ in range(3):
-            if _kill_at(served, point):
+        for _ in range(4):
+            if _kill_at(served, point, log):
                 reached.append(point)
                 break
+            missed.append(f"{point}: {log.read_text().strip()[-300:]}")
             _push_new_latest(served, targets)
             targets += 1
     # Every kill point was reached (the killed run's lock is taken over at once: its holder
     # is a dead process on this host).
-    assert reached == KILL_POINTS
+    assert reached == KILL_POINTS, "\n".join(missed)
 
     final = _run_until_unlocked(served)
     assert final.returncode == 0, final.stderr

@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 
 from fleetpatch.journal import EntryKind
-from fleetpatch.rollout.plan import plan, resolve_target
+from fleetpatch.rollout.plan import plan
 from fleetpatch.rollout.promote import NotProven, check_prerequisites, promote
 from fleetpatch.rollout.retag import tag_digest
 from fleetpatch.rollout.runner import Runner
+from fleetpatch.rollout.target import resolve_target
 from fleetpatch.sim import Simulator
 from tests.rollout.flows import digest_of, sidecar_digests, sim_config, sim_journal, sim_runner
 

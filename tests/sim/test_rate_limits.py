@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 
 from fleetpatch.errors import UserError
 from fleetpatch.sim import Simulator
-from fleetpatch.sim.scenario import load_scenario
+from fleetpatch.sim.loading import load_scenario
 from fleetpatch.sim.simulator import client
 from tests.conftest import small_scenario
 

@@ -13,7 +13,8 @@ from fleetpatch.cli.app import run
 from fleetpatch.cli.output import console
 from fleetpatch.errors import UserError
 from fleetpatch.sim import Simulator
-from fleetpatch.sim.scenario import relative_time, scenario_from_data
+from fleetpatch.sim.loading import scenario_from_data
+from fleetpatch.sim.relative_times import relative_time
 from tests.conftest import TALK_SCENARIO, small_scenario
 from tests.report.helpers import config_with_journal
 

@@ -125,3 +125,67 @@ def test_a_valid_placement_strategy_is_accepted_on_ec2(aws: Any) -> None:
         networkConfiguration=NETWORK_CONFIGURATION,
     )["service"]
     assert service["launchType"] == "EC2"
+
+
+def task_definition(**extra: Any) -> dict[str, Any]:
+    containers = [{"name": "app", "image": "nginx:1", "memory": 128}]
+    return {"family": "tagged", "containerDefinitions": containers, **extra}
+
+
+def tags(n: int, prefix: str = "k") -> list[dict[str, str]]:
+    return [{"key": f"{prefix}{i}", "value": str(i)} for i in range(n)]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        tags(51),
+        [{"key": "aws:cloudformation:stack-name", "value": "shop"}],
+        [{"key": "AWS:x", "value": "1"}],
+        [{"key": "team", "value": "aws:payments"}],
+        [{"key": "k" * 129, "value": "1"}],
+        [{"key": "team", "value": "v" * 257}],
+        [{"key": "team!", "value": "1"}],
+    ],
+)
+def test_register_task_definition_takes_tags_by_ecs_rules_and_registers_nothing_else(
+    aws: Any, bad: list[dict[str, str]]
+) -> None:
+    """The API reference's tag rules: 50 tags, key 1-128 and value 0-256 characters of
+    letters, numbers, spaces and _.:/=+-@, `aws:` reserved in keys and values."""
+    ecs = aws("ecs")
+    code, _ = refused(ecs.register_task_definition, **task_definition(tags=bad))
+    assert code == "InvalidParameterException"
+    assert ecs.list_task_definitions(familyPrefix="tagged")["taskDefinitionArns"] == []
+
+
+def test_tag_resource_keeps_a_resource_within_50_tags(aws: Any) -> None:
+    ecs = aws("ecs")
+    good = [*tags(48), {"key": "Team name", "value": "paiements-é/=+@:._-"}]
+    arn = ecs.register_task_definition(**task_definition(tags=good))["taskDefinition"][
+        "taskDefinitionArn"
+    ]
+    ecs.tag_resource(resourceArn=arn, tags=[{"key": "k0", "value": "again"}])  # replaces
+    ecs.tag_resource(resourceArn=arn, tags=tags(1, "fifty"))
+    code, _ = refused(ecs.tag_resource, resourceArn=arn, tags=tags(1, "fifty-one"))
+    assert code == "InvalidParameterException"
+    described = ecs.describe_task_definition(taskDefinition=arn, include=["TAGS"])
+    assert len(described["tags"]) == 50
+
+
+def test_list_task_definitions_filters_by_the_full_family_newest_first(aws: Any) -> None:
+    """familyPrefix is "the full family name" (API reference): `tagged` does not list
+    `tagged-worker`; sort=DESC lists the newest revision first; status ACTIVE by default."""
+    ecs = aws("ecs")
+    arns = [
+        ecs.register_task_definition(**task_definition())["taskDefinition"]["taskDefinitionArn"]
+        for _ in range(3)
+    ]
+    ecs.register_task_definition(**task_definition(family="tagged-worker"))
+    ecs.deregister_task_definition(taskDefinition=arns[1])
+    listed = ecs.list_task_definitions(familyPrefix="tagged", sort="DESC")
+    assert listed["taskDefinitionArns"] == [arns[2], arns[0]]
+    inactive = ecs.list_task_definitions(familyPrefix="tagged", status="INACTIVE")
+    assert inactive["taskDefinitionArns"] == [arns[1]]
+    ascending = ecs.list_task_definitions(familyPrefix="tagged")
+    assert ascending["taskDefinitionArns"] == [arns[0], arns[2]]

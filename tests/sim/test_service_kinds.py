@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 
 from fleetpatch.errors import UserError
 from fleetpatch.sim import Simulator
-from fleetpatch.sim.scenario import scenario_from_data
+from fleetpatch.sim.loading import scenario_from_data
 from fleetpatch.sim.simulator import client
 from tests.conftest import small_scenario
 

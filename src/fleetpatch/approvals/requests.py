@@ -22,6 +22,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from fleetpatch.core.times import iso_z
 from fleetpatch.journal import Entry, EntryKind
 from fleetpatch.rollout.plan import Plan
 
@@ -87,11 +88,11 @@ class ChangeRequest:
             "target_label": self.target_label,
             "plan_fingerprint": self.fingerprint,
             "requested_by": self.requester,
-            "requested_at": _iso(self.requested_at),
-            "expires_at": _iso(self.expires_at),
+            "requested_at": iso_z(self.requested_at),
+            "expires_at": iso_z(self.expires_at),
             "approvals_required": self.required,
             "approved_by": [
-                {"actor": d.actor, "name": d.name, "at": _iso(d.at)} for d in self.approvals
+                {"actor": d.actor, "name": d.name, "at": iso_z(d.at)} for d in self.approvals
             ],
             "closed_by": self.closed_by.actor if self.closed_by else None,
             "reason": self.reason or None,
@@ -186,7 +187,3 @@ def _apply(request: ChangeRequest, entry: Entry) -> ChangeRequest:
     if entry.kind in closing:
         return replace(request, state=closing[entry.kind], closed_by=decision, reason=reason)
     return request  # refused attempts change nothing
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")

@@ -4,8 +4,12 @@ AWS throttles per account and Region, whichever client or process calls; so flee
 ONE `RateLimiter` per (account, Region) for the whole process, whatever number of sessions
 and clients a command opens, and every client of that account and Region waits on it before
 each request (botocore's `before-send`, so retries are paced too). The buckets are AWS's
-(core/api_limits.py); botocore's own adaptive retries stay on top of it, for the calls other
-tools make in the same account.
+(core/api_limits.py). Other tools calling in the same account draw on the same buckets at
+AWS, so a throttle can still come: it drains fleetpatch's bucket for that limit (no burst
+left; calls go on at the refill rate, shared by every client of the account), and botocore's
+standard retries back off the throttled call. One limiter per account, not botocore's
+adaptive mode: its client-side bucket is per client, and a command has many clients per
+account.
 
 Two margins keep the pacer just inside AWS's buckets instead of on their edge, where a few
 milliseconds of network jitter would make two calls arrive closer than they were sent: each
@@ -22,6 +26,25 @@ from typing import Any
 from fleetpatch.core.api_limits import Limit, limit_of
 
 RATE_MARGIN = 0.95
+# The error codes botocore's standard retry mode treats as throttling (retries/standard.py).
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "LimitExceededException",
+        "RequestThrottled",
+        "SlowDown",
+        "PriorRequestNotComplete",
+        "EC2ThrottledException",
+    }
+)
 
 
 class _Bucket:
@@ -33,6 +56,10 @@ class _Bucket:
         self.rate = limit.rate * RATE_MARGIN
         self.tokens = self.capacity
         self.updated = now
+
+    def drain(self) -> None:
+        """AWS throttled: whatever burst we thought was left, others used."""
+        self.tokens = min(self.tokens, 0.0)
 
     def reserve(self, now: float) -> float:
         self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
@@ -58,8 +85,9 @@ class RateLimiter:
         self._sleep = sleep
         self._lock = threading.Lock()
         self._buckets: dict[Limit, _Bucket] = {}
-        # Seconds callers waited, per bucket name (for tests and progress).
+        # Seconds callers waited, and throttles AWS answered, per bucket name.
         self.waited: dict[str, float] = {}
+        self.throttles: dict[str, int] = {}
 
     def acquire(self, service: str, operation: str) -> float:
         """Wait until `service`'s `operation` may be sent; the seconds waited (0 for calls AWS
@@ -79,15 +107,36 @@ class RateLimiter:
             self._sleep(wait)
         return wait
 
+    def throttled(self, service: str, operation: str) -> None:
+        """AWS answered `operation` with a throttle: drain its bucket."""
+        limit = limit_of(service, operation)
+        if limit is None:
+            return
+        with self._lock:
+            bucket = self._buckets.get(limit)
+            if bucket is not None:
+                bucket.drain()
+            self.throttles[limit.name] = self.throttles.get(limit.name, 0) + 1
+
     def pace(self, client: Any) -> None:
         """Make `client` (a boto3 ECS or ECR client) wait on these buckets before each
-        request it sends."""
+        request it sends, and drain a bucket when AWS throttles its operation."""
         service = client.meta.service_model.service_id.hyphenize()
 
         def before_send(event_name: str, **kwargs: Any) -> None:
             self.acquire(service, event_name.rsplit(".", 1)[-1])
 
+        def needs_retry(event_name: str, response: Any = None, **kwargs: Any) -> None:
+            # Every attempt's answer passes here before botocore decides to retry it.
+            if response is None:
+                return None
+            code = response[1].get("Error", {}).get("Code")
+            if code in THROTTLING_CODES:
+                self.throttled(service, event_name.rsplit(".", 1)[-1])
+            return None  # never decides the retry: botocore's standard mode does
+
         client.meta.events.register(f"before-send.{service}", before_send)
+        client.meta.events.register(f"needs-retry.{service}", needs_retry)
 
 
 _limiters: dict[tuple[str, str], RateLimiter] = {}

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import boto3
 import botocore.config
@@ -47,16 +47,18 @@ ROLE_SESSION_SECONDS = 3600
 
 
 def client_config(
-    max_attempts: int = 10, *, mode: Literal["adaptive", "standard"] = "adaptive"
+    max_attempts: int = 10,
 ) -> botocore.config.Config:
     """Client settings shared by every AWS call fleetpatch makes.
 
-    Adaptive retries back off client-side when ECS throttles a fleet-sized poll; the pool
-    matches the number of threads that may share one client. botocore reads
-    `max_attempts` as retries after the first call (10 -> at most 11 calls).
+    Standard retries (exponential backoff with jitter) for throttles and transient errors;
+    the pacing itself is the process's RateLimiter per account (aws/pacing.py), not
+    botocore's per-client adaptive mode. The pool matches the number of threads that may
+    share one client. botocore reads `max_attempts` as retries after the first call
+    (10 -> at most 11 calls).
     """
     return botocore.config.Config(
-        retries={"mode": mode, "max_attempts": max_attempts},
+        retries={"mode": "standard", "max_attempts": max_attempts},
         max_pool_connections=50,
         user_agent_extra=f"fleetpatch/{__version__}",
     )
@@ -68,9 +70,8 @@ class AwsEnvironment:
     def __init__(self, environment: Environment, *, max_attempts: int = 10) -> None:
         self.environment = environment
         self._config = client_config(max_attempts)
-        # One attempt, and no adaptive client-side limiter learning from a throttle (the
-        # process's RateLimiter paces every call): see client(writes=True).
-        self._writes_config = client_config(0, mode="standard")
+        # One attempt (the process's RateLimiter still paces it): see client(writes=True).
+        self._writes_config = client_config(0)
         self._lock = threading.Lock()
         self._session: boto3.Session | None = None
         self._clients: dict[str, Any] = {}

@@ -85,9 +85,13 @@ def _register_groups() -> None:
 
     register_inventory(app)
 
-    from fleetpatch.cli.rollout import register as register_rollout  # plan, rollout, history
+    from fleetpatch.cli.rollout import register as register_rollout  # plan, rollout
 
     register_rollout(app)
+
+    from fleetpatch.cli.journal import register as register_journal  # history, journal verify
+
+    register_journal(app)
 
     from fleetpatch.cli.promote import register as register_promote  # promote, rollback
 

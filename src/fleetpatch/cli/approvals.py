@@ -18,7 +18,7 @@ from fleetpatch.cli.output import console, print_json
 from fleetpatch.cli.tables import Column, FitTable
 from fleetpatch.config import Config
 from fleetpatch.core.images import short_digest
-from fleetpatch.journal import SqliteJournal, open_journal
+from fleetpatch.journal import open_journal
 
 
 def register(app: typer.Typer) -> None:
@@ -96,11 +96,7 @@ def reject_command(
     as_json: bool = typer.Option(False, "--json", help="The request afterwards, as JSON."),
 ) -> None:
     """Reject a change request: it is closed; a new request is needed."""
-    config = context.load_from_context(ctx)
-    with open_journal(config.journal, clock=context.clock(ctx)) as journal:
-        desk, request = _desk_and_request(journal, config, ctx, request_id)
-        after = desk.reject(request_id, _identity(config, request.environment), reason)
-    _say(after, as_json, "rejected")
+    _close(ctx, request_id, reason, as_json, "rejected")
 
 
 def cancel_command(
@@ -110,18 +106,17 @@ def cancel_command(
     as_json: bool = typer.Option(False, "--json", help="The request afterwards, as JSON."),
 ) -> None:
     """Withdraw a change request (its requester or an approver)."""
+    _close(ctx, request_id, reason, as_json, "cancelled")
+
+
+def _close(ctx: typer.Context, request_id: str, reason: str, as_json: bool, how: str) -> None:
     config = context.load_from_context(ctx)
     with open_journal(config.journal, clock=context.clock(ctx)) as journal:
-        desk, request = _desk_and_request(journal, config, ctx, request_id)
-        after = desk.cancel(request_id, _identity(config, request.environment), reason)
-    _say(after, as_json, "cancelled")
-
-
-def _desk_and_request(
-    journal: SqliteJournal, config: Config, ctx: typer.Context, request_id: str
-) -> tuple[ApprovalDesk, ChangeRequest]:
-    desk = ApprovalDesk(journal, config, now=context.clock(ctx))
-    return desk, desk.get(request_id)
+        desk = ApprovalDesk(journal, config, now=context.clock(ctx))
+        who = _identity(config, desk.get(request_id).environment)
+        close = desk.reject if how == "rejected" else desk.cancel
+        after = close(request_id, who, reason)
+    _say(after, as_json, how)
 
 
 def _identity(config: Config, environment: str) -> Principal:

@@ -8,6 +8,7 @@ import sys
 from datetime import datetime
 
 from fleetpatch.core.snapshot import ServiceSnapshot, SidecarRun, Snapshot
+from fleetpatch.core.times import iso_z
 
 
 def selected_runs(service: ServiceSnapshot, sidecar: str | None) -> tuple[SidecarRun, ...]:
@@ -83,4 +84,4 @@ def _csv_digests(run: SidecarRun) -> list[tuple[str, int, str, str]]:
 
 
 def iso_utc(moment: datetime | None) -> str:
-    return moment.isoformat().replace("+00:00", "Z") if moment else ""
+    return iso_z(moment) if moment else ""

@@ -18,6 +18,7 @@ import typer
 from fleetpatch.cli import context
 from fleetpatch.cli.context import WallClock
 from fleetpatch.cli.output import console, print_note
+from fleetpatch.cli.plan_view import print_plan
 from fleetpatch.cli.progress import LinePrinter, LiveRun
 from fleetpatch.cli.rollout import (
     ENV_HELP,
@@ -25,7 +26,6 @@ from fleetpatch.cli.rollout import (
     _config,
     _confirm,
     _print_summary,
-    print_plan,
 )
 from fleetpatch.config import Config
 from fleetpatch.core.images import short_digest

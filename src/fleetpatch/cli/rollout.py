@@ -1,4 +1,4 @@
-"""`fleetpatch plan | rollout | history | journal verify`.
+"""`fleetpatch plan | rollout`.
 
 Thin: each command loads the config, reads the fleet (fleetpatch.inventory), plans
 (fleetpatch.rollout.plan), runs (fleetpatch.rollout.executor) and renders. Exit codes:
@@ -19,16 +19,13 @@ from fleetpatch.aws.errors import explain
 from fleetpatch.aws.session import AwsSessions
 from fleetpatch.cli import context
 from fleetpatch.cli.context import WallClock, load_from_context, utc_now
-from fleetpatch.cli.history import history_table
 from fleetpatch.cli.output import console, err_console, print_error, print_json, print_note
+from fleetpatch.cli.plan_view import print_plan
 from fleetpatch.cli.progress import LinePrinter, RichProgress
-from fleetpatch.cli.tables import Cell, Column, FitTable
 from fleetpatch.config import Config
-from fleetpatch.core.images import short_digest
 from fleetpatch.errors import EnvironmentFailure, UserError
 from fleetpatch.inventory.registry import registry_opener
 from fleetpatch.journal import LockLost, default_lock_owner, open_journal
-from fleetpatch.journal.render import entry_to_json, verify_table, verify_to_json
 from fleetpatch.rollout.dryrun import planned_calls
 from fleetpatch.rollout.events import Event, EventSink, JsonLinesSink
 from fleetpatch.rollout.executor import (
@@ -38,23 +35,18 @@ from fleetpatch.rollout.executor import (
 )
 from fleetpatch.rollout.others import plan_only_sidecar
 from fleetpatch.rollout.pacing import plan_pacing
-from fleetpatch.rollout.plan import Mode, Plan, resolve_target
+from fleetpatch.rollout.plan import Mode, Plan
+from fleetpatch.rollout.target import resolve_target
 from fleetpatch.rollout.waits import PollPolicy
 
 if TYPE_CHECKING:
     from fleetpatch.journal import Lock, SqliteJournal
     from fleetpatch.rollout.runner import Runner
 
-journal_app = typer.Typer(
-    help="Check the journal of every fleetpatch action.", no_args_is_help=True
-)
-
 
 def register(app: typer.Typer) -> None:
     app.command("plan")(plan_command)
     app.command("rollout")(rollout_command)
-    app.command("history")(history_command)
-    app.add_typer(journal_app, name="journal")
 
 
 def _config(ctx: typer.Context) -> Config:
@@ -132,77 +124,6 @@ def build_plan(
     )
 
 
-# Narrow terminals show digests without "sha256:" and the task definition as ":revision".
-PLAN_COLUMNS = (
-    Column("wave"),
-    Column("service", name=True),
-    Column("running now"),
-    Column("task definition", drop=1),
-)
-
-
-def _revision_only(task_definition: str, key: str) -> str:
-    """`payment-api:7` -> `:7` for service card-platform/payment-api (the usual family)."""
-    family, _, revision = task_definition.rpartition(":")
-    return f":{revision}" if family == key.rpartition("/")[2] else task_definition
-
-
-def print_plan(the_plan: Plan) -> None:
-    target = the_plan.target
-    console.print(
-        f"[bold]{the_plan.environment}[/]: {the_plan.sidecar} -> [bold]{target.label}[/] "
-        f"({target.digest}), chosen by {target.chosen_by}; mode {the_plan.mode}",
-        highlight=False,
-    )
-    table = FitTable("plan", PLAN_COLUMNS)
-    for wave in the_plan.waves:
-        label = f"{wave.index}{' canary' if wave.canary else ''}"
-        for step in wave.services:
-            table.add_row(
-                label,
-                step.key,
-                Cell(
-                    short_digest(step.digest_before), short_digest(step.digest_before, prefix=False)
-                ),
-                Cell(step.task_definition, _revision_only(step.task_definition, step.key)),
-            )
-    if the_plan.waves:
-        console.print(table.render(console))
-    console.print(
-        f"{len(the_plan.services)} to deploy in {len(the_plan.waves)} wave(s), "
-        f"{len(the_plan.done)} already on the target, {len(the_plan.skipped)} skipped; "
-        f"halt when a wave has more than {the_plan.failure_budget} failure(s)",
-        highlight=False,
-    )
-    if the_plan.bake_minutes:
-        longest = max(the_plan.waves, key=lambda w: w.bake_minutes)
-        print_note(
-            f"the services' deployment strategies bake: this rollout takes at least "
-            f"{the_plan.bake_minutes:g} min (wave {longest.index}: {longest.bake_minutes:g} min)"
-        )
-    pacing_note = _pacing_note(the_plan)
-    if pacing_note:
-        print_note(pacing_note)
-    for skipped in the_plan.skipped:
-        print_note(f"skipped {skipped.key}: {skipped.reason}")
-    for note in the_plan.notes:
-        print_note(f"note: {note}")
-
-
-def _pacing_note(the_plan: Plan) -> str | None:
-    """AWS's rate limits, when they make this rollout's calls wait at least a few seconds."""
-    pacing = plan_pacing(the_plan).total
-    if pacing.binding is None or pacing.seconds < 1:
-        return None
-    limit = pacing.binding
-    seconds = f"{pacing.seconds:.0f} s"
-    duration = f"{pacing.seconds / 60:.1f} min ({seconds})" if pacing.seconds >= 60 else seconds
-    return (
-        f"AWS's rate limits: this rollout's API calls take at least {duration} "
-        f"({limit.name}: {limit.burst} at once, then {limit.rate:g} a second)"
-    )
-
-
 # --- rollout ------------------------------------------------------------------------------------
 
 
@@ -259,7 +180,7 @@ def rollout_command(
         _confirm(the_plan, yes, as_json)
         rollout_id = new_rollout_id()
         runner.authorize("rollout", the_plan, rollout_id)
-        options = RolloutOptions(
+        runner.options = RolloutOptions(
             poll=PollPolicy(
                 interval=poll_interval,
                 max_interval=max(poll_interval, 4 * poll_interval),
@@ -267,7 +188,7 @@ def rollout_command(
             ),
             retry_failed=retry_failed,
         )
-        result = _execute(config, the_plan, journal, lock, options, as_json, rollout_id)
+        result = _execute(runner, the_plan, journal, lock, as_json, rollout_id)
     finally:
         journal.release_lock(lock)
         journal.close()
@@ -347,18 +268,15 @@ def _confirm(the_plan: Plan, yes: bool, as_json: bool) -> None:
 
 
 def _execute(
-    config: Config,
+    runner: Runner,
     the_plan: Plan,
     journal: SqliteJournal,
     lock: Lock,
-    options: RolloutOptions,
     as_json: bool,
     rollout_id: str,
 ) -> RolloutResult:
-    from fleetpatch.rollout.runner import Runner
-
-    # Through the Runner, as promote and rollback: every run notifies ([notifications]).
-    runner = Runner(config, journal, options=options)
+    """The run, through the Runner as promote and rollback: every run notifies
+    ([notifications]) and passes the same gate."""
     try:
         if as_json:
             runner.sink = _PacingAfterPlan(
@@ -416,47 +334,6 @@ def _print_summary(result: RolloutResult) -> None:
             err_console.print(f"    event: {line}", markup=False, highlight=False, soft_wrap=True)
     if result.halted:
         print_error(f"halted: {result.halt_reason}")
-
-
-# --- history and journal verify -----------------------------------------------------------------
-
-
-def history_command(
-    ctx: typer.Context,
-    env: str | None = typer.Option(None, "--env", "-e", help="Only this environment."),
-    limit: int = typer.Option(50, "--limit", "-n", min=0, help="Last N records (0: all)."),
-    as_json: bool = typer.Option(False, "--json", help="Every field of every record, as JSON."),
-) -> None:
-    """What fleetpatch did, newest last: plans, deployments, verifications, failures, halts."""
-    config = _config(ctx)
-    if env is not None:
-        config.environment(env)  # a typo is an error, not an empty history
-    with open_journal(config.journal, clock=context.clock(ctx)) as journal:
-        entries = journal.entries(environment=env)
-    if limit:
-        entries = entries[-limit:]
-    if as_json:
-        print_json([entry_to_json(e) for e in entries])
-        return
-    table = history_table(entries, title=f"Journal ({env or 'all environments'})")
-    console.print(table.render(console))
-
-
-@journal_app.command("verify")
-def journal_verify_command(
-    ctx: typer.Context,
-    as_json: bool = typer.Option(False, "--json", help="The result as JSON."),
-) -> None:
-    """Recompute the hash chain: exit 1 if a record was changed, deleted or reordered."""
-    config = _config(ctx)
-    with open_journal(config.journal, clock=context.clock(ctx)) as journal:
-        result = journal.verify()
-    if as_json:
-        print_json(verify_to_json(result))
-    else:
-        console.print(verify_table(result))
-    if not result.ok:
-        raise typer.Exit(1)
 
 
 def _say_what_is_still_deploying(journal: SqliteJournal, the_plan: Plan) -> None:

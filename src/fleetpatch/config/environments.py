@@ -9,6 +9,7 @@ from pydantic import Field, Strict, field_validator, model_validator
 
 from fleetpatch.config.approvals import ApprovalPolicy
 from fleetpatch.config.values import ConfigValueError, Expect, Globs, Name, StrictModel, is_http_url
+from fleetpatch.core.images import ecr_host
 
 _ACCOUNT_RE = r"^[0-9]{12}$"
 # Covers commercial, GovCloud, China and ISO partitions: eu-west-1, us-gov-west-1, cn-north-1.
@@ -80,8 +81,7 @@ class Environment(StrictModel):
     @property
     def registry(self) -> str:
         """This environment's own ECR registry host."""
-        suffix = "amazonaws.com.cn" if self.region.startswith("cn-") else "amazonaws.com"
-        return f"{self.account_id}.dkr.ecr.{self.region}.{suffix}"
+        return ecr_host(self.account_id, self.region)
 
     def matches_cluster(self, cluster_name: str) -> bool:
         return any(fnmatch.fnmatchcase(cluster_name, g) for g in self.clusters)

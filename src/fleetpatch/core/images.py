@@ -109,6 +109,20 @@ def locate(ref: ImageRef, account: str, region: str) -> RegistryLocation:
     return RegistryLocation("ecr", ref.registry, match["account"], match["region"])
 
 
+def ecr_host(account: str, region: str) -> str:
+    """An account's private ECR registry in a region (China's regions end in .com.cn)."""
+    suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+    return f"{account}.dkr.ecr.{region}.{suffix}"
+
+
+def configured_location(image: str | None, account: str, region: str) -> RegistryLocation:
+    """Where a sidecar's configured repository lives, seen from `account` / `region`: its own
+    ECR unless the config names the sidecar's `image` in another registry."""
+    if image is None:
+        return RegistryLocation("own", ecr_host(account, region), account, region)
+    return locate(parse_image(image), account, region)
+
+
 def valid_registry_host(host: str) -> bool:
     """A DNS name or IP, with an optional port: what may precede the first `/` of an image."""
     return HOST_RE.fullmatch(host) is not None

@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from fleetpatch.core.images import ImageInfo, version_label
+from fleetpatch.core.times import iso_z
 
 Reference = Literal["tag", "digest"]
 
@@ -233,7 +234,7 @@ class Snapshot:
 
 
 def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+    return None if moment is None else iso_z(moment)
 
 
 def _environment_json(

@@ -12,7 +12,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from fleetpatch.config import Environment, Sidecar
-from fleetpatch.core.images import RegistryLocation, canonical, locate, parse_image
+from fleetpatch.core.images import (
+    RegistryLocation,
+    canonical,
+    configured_location,
+    locate,
+    parse_image,
+)
 from fleetpatch.core.snapshot import EnvironmentSnapshot, RepositorySnapshot
 from fleetpatch.inventory.assemble import build_service, match_sidecar
 from fleetpatch.inventory.fleet import FleetSource, ServiceFacts
@@ -89,17 +95,6 @@ class _RepositoryRead:
     digests: tuple[str, ...]
 
 
-_OWN = Sidecar(name="own", repository="own")
-
-
-def sidecar_location(sidecar: Sidecar, env: Environment) -> RegistryLocation:
-    """Where the sidecar's configured image lives, seen from `env`: its own ECR unless the
-    sidecar names an `image` elsewhere."""
-    if sidecar.image is None:
-        return RegistryLocation("own", env.registry, env.account_id, env.region)
-    return locate(parse_image(sidecar.image), env.account_id, env.region)
-
-
 def _repositories_to_read(
     env: Environment, sidecars: Sequence[Sidecar], facts: Sequence[ServiceFacts]
 ) -> list[_RepositoryRead]:
@@ -108,7 +103,8 @@ def _repositories_to_read(
     tags: dict[tuple[RegistryLocation, str], list[str]] = defaultdict(list)
     digests: dict[tuple[RegistryLocation, str], list[str]] = defaultdict(list)
     for sidecar in sidecars:
-        tags[(sidecar_location(sidecar, env), sidecar.repository)].append(sidecar.tag)
+        configured = configured_location(sidecar.image, env.account_id, env.region)
+        tags[(configured, sidecar.repository)].append(sidecar.tag)
     for service in facts:
         for name, image in service.containers:
             ref = parse_image(image)
@@ -116,7 +112,7 @@ def _repositories_to_read(
                 continue
             location = locate(ref, env.account_id, env.region)
             if location.kind == "own":  # one read however the host is spelt (-fips ...)
-                location = sidecar_location(_OWN, env)
+                location = configured_location(None, env.account_id, env.region)
             key = (location, canonical(ref).repository)
             tags[key].extend([ref.tag] if ref.tag and not ref.by_digest else [])
             digests[key].extend(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 
+from fleetpatch.core.times import iso_z
 from fleetpatch.report.common import approval_text, day
 from fleetpatch.report.model import FindingLine, Report
 
@@ -93,7 +94,7 @@ def _finding(f: FindingLine) -> list[str]:
         "" if f.days_taken is None else str(f.days_taken),
         "" if f.days_left is None else str(f.days_left),
         "" if f.on_time is None else str(f.on_time).lower(),
-        d.at.isoformat().replace("+00:00", "Z") if d else "",
+        iso_z(d.at) if d else "",
         approval_text(d) if d else "",
         d.actor if d else "",
         " ".join(f"{digest}={n}" for digest, n in d.task_digests) if d else "",

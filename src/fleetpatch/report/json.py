@@ -7,6 +7,7 @@ import json
 from datetime import date, datetime
 from typing import Any
 
+from fleetpatch.core.times import iso_z
 from fleetpatch.report.model import Report
 
 name = "json"
@@ -23,7 +24,7 @@ def _plain(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
+        return iso_z(value)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, tuple | list):

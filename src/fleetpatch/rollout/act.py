@@ -8,6 +8,13 @@ revision whose sidecar is pinned to the target digest (rollout/pin.py), or retur
 existing revision (rollback), and points the service at it. The caller journals its intent
 before and what ECS answered after (rollout/record.py).
 
+RegisterTaskDefinition is not idempotent: when the journal holds an intent for the service
+with no answer after it (a lost or refused answer, a run killed mid-call), the revision an
+earlier attempt registered may exist. Then, and only then, pin mode looks for it first
+(ListTaskDefinitions newest first, DescribeTaskDefinition of the revisions newer than the
+current one) and reuses it, so a lost answer leaves no spare revision and costs no list call
+on the normal path.
+
 Stopping is StopServiceDeployment(stopType=ROLLBACK): ECS returns the service to its last
 successful revision (it does so even where rollback was not configured). A deployment ECS
 already finished can't be stopped: ECS says so, and the answer says it in ECS's words.
@@ -23,7 +30,7 @@ from botocore.exceptions import ClientError
 
 from fleetpatch.aws.errors import DENIED_CODES, EXPIRED_CODES, INVALID_CODES
 from fleetpatch.rollout import ecs as ecs_api
-from fleetpatch.rollout.pin import pin_request, request_members
+from fleetpatch.rollout.pin import pin_request, request_members, reusable
 from fleetpatch.rollout.plan import Mode, ServiceStep
 
 if TYPE_CHECKING:
@@ -45,17 +52,25 @@ def start_deployment(
     task_definitions: Mapping[str, str],
     *,
     writer: ECSClient | None = None,
+    rollout_id: str | None = None,
+    look_first: bool = False,
 ) -> Started:
     """UpdateService for one service (and RegisterTaskDefinition first in pin mode, or for a
     step the plan pins in moving-tag mode: `step.pin`). `writer` makes the two writes: a
-    client that never retries them on its own (AwsEnvironment.ecs_writes); reads use `ecs`."""
+    client that never retries them on its own (AwsEnvironment.ecs_writes); reads use `ecs`.
+    `rollout_id` goes into the new revision's owner tags; `look_first`: an earlier attempt may
+    have registered it (its answer never journaled), so reuse that revision if it exists."""
     writer = writer or ecs
     cluster, service = ecs_api.split_key(step.key)
     if step.pin:
         mode = "pin"
     details: dict[str, Any] = {"mode": mode}
     if mode == "pin":
-        arn = task_definitions.get(step.key) or _register_pinned(ecs, writer, step, target)
+        arn = task_definitions.get(step.key)
+        if arn is None:
+            arn, reused = _pinned_revision(ecs, writer, step, target, rollout_id, look_first)
+            if reused:
+                details["task_definition_reused"] = True
         details.update(task_definition_before=step.task_definition, task_definition=arn)
         answer = writer.update_service(cluster=cluster, service=service, taskDefinition=arn)
     else:
@@ -98,7 +113,15 @@ def _arn_from_ecs(ecs: ECSClient, service: str, deployment_id: str) -> str | Non
     return str(arn) if arn and primary.get("id") == deployment_id else None
 
 
-def _register_pinned(ecs: ECSClient, writer: ECSClient, step: ServiceStep, target: str) -> str:
+def _pinned_revision(
+    ecs: ECSClient,
+    writer: ECSClient,
+    step: ServiceStep,
+    target: str,
+    rollout_id: str | None,
+    look_first: bool,
+) -> tuple[str, bool]:
+    """The pinned revision's ARN, and whether it was found rather than registered now."""
     described = ecs.describe_task_definition(taskDefinition=step.task_definition, include=["TAGS"])
     request = pin_request(
         dict(described),
@@ -106,9 +129,43 @@ def _register_pinned(ecs: ECSClient, writer: ECSClient, step: ServiceStep, targe
         target,
         members=request_members(ecs),
         others=dict(step.others),
+        rollout_id=rollout_id,
     )
+    if look_first:
+        base = int(described["taskDefinition"].get("revision", 0))
+        found = _registered_earlier(ecs, request, base)
+        if found is not None:
+            return found, True
     registered = writer.register_task_definition(**request)
-    return str(registered["taskDefinition"]["taskDefinitionArn"])
+    return str(registered["taskDefinition"]["taskDefinitionArn"]), False
+
+
+def _registered_earlier(ecs: ECSClient, request: dict[str, Any], base: int) -> str | None:
+    """The newest ACTIVE revision of the request's family, newer than `base`, that fleetpatch
+    registered for this very request (pin.reusable): ListTaskDefinitions newest first (its
+    `familyPrefix` is the full family name), one DescribeTaskDefinition per newer revision."""
+    family = str(request["family"])
+    token: str | None = None
+    while True:
+        page = (
+            ecs.list_task_definitions(
+                familyPrefix=family, status="ACTIVE", sort="DESC", nextToken=token
+            )
+            if token
+            else ecs.list_task_definitions(familyPrefix=family, status="ACTIVE", sort="DESC")
+        )
+        for arn in page.get("taskDefinitionArns", []):
+            name, _, revision = arn.rpartition("/")[2].rpartition(":")
+            if name != family:
+                continue
+            if int(revision) <= base:
+                return None  # newest first: the rest are older than the current revision
+            candidate = ecs.describe_task_definition(taskDefinition=arn, include=["TAGS"])
+            if reusable(dict(candidate), request):
+                return arn
+        token = page.get("nextToken")
+        if not token:
+            return None
 
 
 def is_fatal(exc: ClientError) -> bool:

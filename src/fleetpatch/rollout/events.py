@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any, Protocol
 
+from fleetpatch.core.times import iso_z
+
 
 @dataclass(frozen=True)
 class Event:
@@ -41,7 +43,7 @@ class Event:
     def to_json(self, **context: Any) -> dict[str, Any]:
         return {
             "event": self.kind,
-            "time": self.time.isoformat().replace("+00:00", "Z"),
+            "time": iso_z(self.time),
             **context,
             **self.data,
         }

@@ -34,7 +34,6 @@ from fleetpatch.rollout.act import (
     aws_message,
     is_fatal,
     start_deployment,
-    stop_deployment,
 )
 from fleetpatch.rollout.conclude import (
     record_failure,
@@ -50,6 +49,7 @@ from fleetpatch.rollout.decide import (
     tag_moved,
 )
 from fleetpatch.rollout.events import EventSink, NullSink
+from fleetpatch.rollout.halt import halt_wave, time_out_late
 from fleetpatch.rollout.observe import (
     Observation,
     journal_facts,
@@ -149,9 +149,19 @@ class Rollout:
             self._run_wave(Wave(0, False, self.plan.done), announce=False)
         for wave in self.plan.waves:
             if not self._run_wave(wave):
+                self._not_started_after_halt(wave.index)
                 break
         self.record.finished()
         return self.record.result
+
+    def _not_started_after_halt(self, wave: int) -> None:
+        """Every planned service the halt left without a result (not started in the halted
+        wave, or in a later one) is journaled as skipped, saying so: the summary and the
+        report account for every service of the plan."""
+        for step in self.plan.services:
+            if step.key not in self.record.result.services:
+                reason = f"not deployed: the rollout halted in wave {wave}"
+                self.record.skipped(step.key, reason)
 
     def _run_wave(self, wave: Wave, *, announce: bool = True) -> bool:
         """Run passes until every service of the wave is concluded; False: halt."""
@@ -198,18 +208,16 @@ class Rollout:
         return reason
 
     def _halt(self, progress: WaveProgress, reason: str) -> None:
-        """Stop the run; roll back the wave's deployments still in flight (StopServiceDeployment
-        ROLLBACK), those still awaited and those fleetpatch stopped waiting for."""
-        facts = journal_facts(self.journal, self.plan.environment, self.target)
-        in_flight = {k: facts.started[k] for k in progress.open if k in facts.started}
-        in_flight.update(progress.timed_out)
-        self.record.halted(reason, progress.wave.index, in_flight)
-        steps = {s.key: s for s in progress.wave.services}
-        for key, deployment_id in sorted(in_flight.items()):
-            stopped = stop_deployment(self.ecs, key, deployment_id, self._sd_arns.get(key))
-            concluded = key not in progress.open
-            self.record.rolled_back(steps[key], progress.wave.index, stopped, concluded)
-            progress.open.pop(key, None)
+        halt_wave(
+            self.ecs,
+            self.journal,
+            self.record,
+            self.plan.environment,
+            self.target,
+            progress,
+            reason,
+            self._sd_arns,
+        )
 
     def run_pass(self, progress: WaveProgress) -> str | None:
         """One pass: observe, decide, act, record. Returns a reason to halt, or None."""
@@ -257,7 +265,9 @@ class Rollout:
         if to_start:
             # Right before any change: a lock taken over (abort) stops the run here.
             self._heartbeat(force=True)
-        for refused in self._start_all(progress, to_start, seen):
+        # An intent with no answer journaled after it: an earlier attempt (this run's, or a run
+        # killed mid-call) may have registered the pinned revision already (rollout/act.py).
+        for refused in self._start_all(progress, to_start, seen, set(facts.requested)):
             del progress.open[refused]
         stages = progress.stage_views(decisions, seen, followed)
         self._act_on_the_rest(progress, decisions, seen, stages)
@@ -272,17 +282,25 @@ class Rollout:
         return tag_moved(target.repository, target.tag, target.label, self.target, now)
 
     def _start_all(
-        self, progress: WaveProgress, steps: Sequence[ServiceStep], seen: Observation
+        self,
+        progress: WaveProgress,
+        steps: Sequence[ServiceStep],
+        seen: Observation,
+        unanswered: set[str],
     ) -> list[str]:
         """Start every step's deployment; the keys AWS refused (failed, concluded)."""
         if not steps:
             return []
         workers = max(1, min(self.options.workers, len(steps)))
         with ThreadPoolExecutor(workers, thread_name_prefix="fp-start") as pool:
-            started = list(pool.map(lambda s: self._start_one(progress, s, seen), steps))
+            started = list(
+                pool.map(lambda s: self._start_one(progress, s, seen, s.key in unanswered), steps)
+            )
         return [step.key for step, ok in zip(steps, started, strict=True) if not ok]
 
-    def _start_one(self, progress: WaveProgress, step: ServiceStep, seen: Observation) -> bool:
+    def _start_one(
+        self, progress: WaveProgress, step: ServiceStep, seen: Observation, unanswered: bool
+    ) -> bool:
         """Intent, UpdateService, answer. An AWS refusal fails that service, not the run."""
         wave = progress.wave.index
         self.record.requested(step, wave, seen.aws_now)
@@ -294,6 +312,8 @@ class Rollout:
                 self.target,
                 self.options.task_definitions,
                 writer=self.writer,
+                rollout_id=self.rollout_id,
+                look_first=unanswered,
             )
         except (ClientError, BotoCoreError, PinError) as exc:
             if isinstance(exc, ClientError) and is_fatal(exc):
@@ -375,32 +395,15 @@ class Rollout:
         record_failure(self.ecs, self.record, step, reason, deployment_id, service, wave, sd_arn)
 
     def _time_out(self, progress: WaveProgress) -> None:
-        """Fail the services whose wait is over (their strategy's time, not a fixed one)."""
-        now = self.clock.now()
-        # Never observed (every read throttled): the base timeout still ends the wait.
-        base = progress.started_at + self.options.poll.timeout
-        late = [k for k in progress.open if now >= progress.deadlines.get(k, base)]
-        if not late:
-            return
-        facts = journal_facts(self.journal, self.plan.environment, self.target)
-        for key in late:
-            step = progress.open[key]
-            minutes = round((progress.deadlines.get(key, base) - progress.started_at) / 60)
-            deployment_id = facts.started.get(key)
-            if deployment_id is None:
-                last = progress.unconfirmed.get(key, "no answer")
-                reason = f"could not start the deployment within {minutes:g} minutes: {last}"
-            else:
-                reason = (
-                    f"deployment {deployment_id} did not finish within {minutes:g} minutes, "
-                    "so fleetpatch stopped waiting (ECS may still finish it: see `aws ecs "
-                    "describe-service-deployments`; once it has ended, run again with "
-                    "--retry-failed)"
-                )
-            self.record.failed(step, reason, deployment_id, {"wave": progress.wave.index})
-            if deployment_id:
-                progress.timed_out[key] = deployment_id  # still in flight: a halt stops it
-            del progress.open[key]
+        time_out_late(
+            self.journal,
+            self.record,
+            self.plan.environment,
+            self.target,
+            progress,
+            now=self.clock.now(),
+            timeout=self.options.poll.timeout,
+        )
 
     def _heartbeat(self, force: bool = False) -> None:
         """Refresh the environment lock well before its ttl runs out (LockLost stops the run)."""

@@ -163,3 +163,36 @@ def observe_stages(
             return {}
         raise
     return {key: found[arn] for key, arn in arns.items() if arn in found}
+
+
+def unconfirmed_deployments(
+    ecs: ECSClient,
+    requested: Mapping[str, datetime],
+    containers: Mapping[str, str],
+) -> dict[str, tuple[str, str | None]]:
+    """service -> (deployment id, its service deployment ARN if ECS names it) of the deployment
+    ECS created in the window after fleetpatch's journaled intent (`requested`: services whose
+    start is unconfirmed), still in progress: what a halt must stop too. DescribeServices only
+    (10 a call); a throttled or failed read finds nothing."""
+    if not requested:
+        return {}
+    try:
+        seen = observe_services(ecs, requested, containers, skip_revisions=requested)
+    except (ClientError, BotoCoreError) as exc:
+        if ecs_api.is_transient(exc):
+            return {}
+        raise
+    found: dict[str, tuple[str, str | None]] = {}
+    for key, intent in requested.items():
+        state = seen.services.get(key)
+        service = (state.service if state else None) or {}
+        ours = [d for d in service.get("deployments", []) if requested_by_us(d, intent)]
+        if not ours:
+            continue
+        first = min(ours, key=lambda d: d["createdAt"])
+        if first.get("rolloutState") != "IN_PROGRESS":
+            continue
+        primary = ecs_api.primary(service) or {}
+        arn = service.get("currentServiceDeployment") if primary.get("id") == first["id"] else None
+        found[key] = (str(first["id"]), str(arn) if arn else None)
+    return found

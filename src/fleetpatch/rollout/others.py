@@ -29,7 +29,8 @@ from fleetpatch.config import Policy, Sidecar
 from fleetpatch.core.images import RegistryLocation, canonical, locate, parse_image, short_digest
 from fleetpatch.core.snapshot import OtherContainer, ServiceSnapshot, Snapshot
 from fleetpatch.inventory.registry import RegistryError, RegistryOpener
-from fleetpatch.rollout.plan import Mode, Plan, Target, plan
+from fleetpatch.rollout.plan import Mode, Plan, plan
+from fleetpatch.rollout.target import Target
 
 
 @dataclass(frozen=True)

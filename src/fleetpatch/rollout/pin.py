@@ -7,6 +7,16 @@ tasks run now, so nothing but the sidecar can change (a tag that moved since the
 does not ship with the patch). Everything else (cpu/memory, roles, volumes,
 runtimePlatform, tags ...) is copied as it is.
 
+Whose revision it is. Given the rollout's id, the new revision also carries tags that say who
+registered it and for what (`OWNER_TAGS`): the rollout id, the target digest and the revision it
+was pinned from. RegisterTaskDefinition is not idempotent, so after an answer that may have been
+lost the executor looks for such a revision before registering again (`reusable`, rollout/act.py).
+ECS's tag rules (API reference, Tag): at most 50 tags per resource, keys and values starting
+with `aws:` (any case) are AWS's own (a request may not set them; they don't count towards the
+50). So `aws:` tags are not copied, and a revision whose own tags leave no room for all three
+owner tags gets none of them (the team's tags come first; without them a lost answer may leave
+a spare revision, never a second deployment: docs/rollout.md).
+
 The request keeps only RegisterTaskDefinition's input members, as botocore's model of the
 operation names them (`request_members`), so a member ECS adds to DescribeTaskDefinition's
 answer later can't break the call.
@@ -15,10 +25,18 @@ answer later can't break the call.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fleetpatch.core.images import parse_image
+
+ROLLOUT_TAG = "fleetpatch:rollout-id"
+TARGET_TAG = "fleetpatch:target"
+SOURCE_TAG = "fleetpatch:source-revision"
+OWNER_TAGS = (ROLLOUT_TAG, TARGET_TAG, SOURCE_TAG)
+# ECS: "Maximum number of tags per resource - 50"; `aws:` tags don't count and can't be set.
+MAX_TAGS = 50
+RESERVED_PREFIX = "aws:"
 
 
 class PinError(ValueError):
@@ -45,13 +63,15 @@ def pin_request(
     *,
     members: frozenset[str],
     others: Mapping[str, str] | None = None,
+    rollout_id: str | None = None,
 ) -> dict[str, Any]:
     """The RegisterTaskDefinition request for `describe_answer` with `container` pinned to
     `digest` and each container of `others` (name -> digest) pinned to its digest.
 
     `describe_answer` is DescribeTaskDefinition's whole answer (call it with
     include=["TAGS"] so that the revision keeps its tags); `members` are the operation's
-    input members (`request_members`).
+    input members (`request_members`). With `rollout_id`, the revision carries the owner tags
+    (`OWNER_TAGS`) too, room permitting.
     """
     described: dict[str, Any] = copy.deepcopy(describe_answer["taskDefinition"])
     definition = {name: value for name, value in described.items() if name in members}
@@ -69,7 +89,60 @@ def pin_request(
     if not found:
         family = definition.get("family", "?")
         raise PinError(f"task definition {family} has no container named {container}")
-    tags = describe_answer.get("tags") or []
+    owner: dict[str, str] = {}
+    if rollout_id is not None:
+        owner = {
+            ROLLOUT_TAG: rollout_id,
+            TARGET_TAG: digest,
+            SOURCE_TAG: str(described.get("revision", "")),
+        }
+    tags = revision_tags(describe_answer.get("tags") or [], owner)
     if tags and "tags" in members:
-        definition["tags"] = copy.deepcopy(tags)
+        definition["tags"] = tags
     return definition
+
+
+def revision_tags(
+    copied: Sequence[Mapping[str, str]], owner: Mapping[str, str]
+) -> list[dict[str, str]]:
+    """The current revision's tags, less AWS's own (`aws:...`, which a request may not set)
+    and less an earlier rollout's owner tags, plus `owner` when all of it fits in ECS's 50."""
+    kept = [
+        {"key": tag["key"], "value": tag.get("value", "")}
+        for tag in copied
+        if not _reserved(tag) and tag["key"] not in OWNER_TAGS
+    ]
+    if owner and len(kept) + len(owner) <= MAX_TAGS:
+        kept.extend({"key": key, "value": value} for key, value in owner.items())
+    return kept
+
+
+def _reserved(tag: Mapping[str, str]) -> bool:
+    key, value = tag["key"], tag.get("value", "")
+    return key.lower().startswith(RESERVED_PREFIX) or value.lower().startswith(RESERVED_PREFIX)
+
+
+def reusable(describe_answer: Mapping[str, Any], request: Mapping[str, Any]) -> bool:
+    """Pure: is this described revision (DescribeTaskDefinition with include=["TAGS"]) one
+    fleetpatch registered for `request` (pin_request's answer, with owner tags)? Same target
+    and same source revision by its owner tags, and the same image in every container (the
+    other containers are pinned to what each service's tasks run, which may differ between
+    two services of one family)."""
+    wanted = {tag["key"]: tag["value"] for tag in request.get("tags", [])}
+    if not all(key in wanted for key in (TARGET_TAG, SOURCE_TAG)):
+        return False
+    found = {tag["key"]: tag.get("value", "") for tag in describe_answer.get("tags") or []}
+    if ROLLOUT_TAG not in found:
+        return False
+    if any(found.get(key) != wanted[key] for key in (TARGET_TAG, SOURCE_TAG)):
+        return False
+    described = describe_answer.get("taskDefinition") or {}
+    if described.get("family") != request.get("family"):
+        return False
+    return _images(described) == _images(request)
+
+
+def _images(definition: Mapping[str, Any]) -> dict[str, str]:
+    return {
+        str(c.get("name")): str(c.get("image")) for c in definition.get("containerDefinitions", [])
+    }

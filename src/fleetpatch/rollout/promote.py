@@ -27,9 +27,10 @@ from fleetpatch.errors import UserError
 from fleetpatch.journal import Entry, EntryKind, verified_services
 from fleetpatch.rollout.executor import RolloutResult, new_rollout_id
 from fleetpatch.rollout.others import plan_only_sidecar
-from fleetpatch.rollout.plan import Mode, Plan, on_target, resolve_target
+from fleetpatch.rollout.plan import Mode, Plan, on_target
 from fleetpatch.rollout.retag import Retag, retag
 from fleetpatch.rollout.runner import Runner
+from fleetpatch.rollout.target import resolve_target
 
 _MAX_NAMES = 5
 

@@ -33,7 +33,7 @@ from botocore.exceptions import ClientError
 
 from fleetpatch.aws.errors import DENIED_CODES
 from fleetpatch.config import Sidecar
-from fleetpatch.core.images import RegistryLocation, locate, parse_image, short_digest
+from fleetpatch.core.images import RegistryLocation, configured_location, parse_image, short_digest
 from fleetpatch.core.snapshot import EnvironmentSnapshot
 from fleetpatch.errors import UserError
 from fleetpatch.inventory.registry import Registry, RegistryError
@@ -43,18 +43,12 @@ from fleetpatch.rollout import rollback_path
 from fleetpatch.rollout.events import Event
 from fleetpatch.rollout.executor import RolloutResult, new_rollout_id
 from fleetpatch.rollout.others import plan_only_sidecar
-from fleetpatch.rollout.plan import (
-    Mode,
-    Plan,
-    ServiceStep,
-    Target,
-    resolve_target,
-    sidecar_origin,
-)
+from fleetpatch.rollout.plan import Mode, Plan, ServiceStep
 from fleetpatch.rollout.promote import record_retag
 from fleetpatch.rollout.retag import Retag, retag
 from fleetpatch.rollout.rollback_path import RollbackPath
 from fleetpatch.rollout.runner import Runner
+from fleetpatch.rollout.target import Target, resolve_target, sidecar_origin
 
 if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient
@@ -89,7 +83,7 @@ def rollback(
     with runner.locked(environment) as lock:
         snapshot = runner.snapshot(environment)
         env = snapshot.environments[0]
-        location = sidecar_location(env, sidecar)
+        location = configured_location(sidecar.image, env.account, env.region)
         registry = runner.registries(environment)(location)
         current = current_digest(env, sidecar)
         entries = runner.journal.entries(environment=environment)
@@ -160,14 +154,6 @@ def rollback(
             },
         )
     return RollbackResult(digest, current, found_in, the_plan, result, moved, revisions, path)
-
-
-def sidecar_location(env: EnvironmentSnapshot, sidecar: Sidecar) -> RegistryLocation:
-    """Where the sidecar's repository lives, seen from `env`: its own ECR unless the config
-    names the sidecar's `image` in another registry."""
-    if sidecar.image is None:
-        return RegistryLocation("own", "", env.account, env.region)
-    return locate(parse_image(sidecar.image), env.account, env.region)
 
 
 def _retag(

@@ -25,6 +25,7 @@ from moto.ecr import models as ecr_models
 from moto.ecr.exceptions import ImageAlreadyExistsException
 
 from fleetpatch.core.images import canonical, parse_image
+from fleetpatch.core.times import iso_z
 from fleetpatch.sim import scenario as sc
 from fleetpatch.sim.oci import OciRegistries
 
@@ -142,7 +143,7 @@ def image_documents(repository: str, image: sc.Image) -> tuple[str, dict[str, by
         {
             "architecture": architecture,
             "os": os_name,
-            "created": image.pushed_at.isoformat().replace("+00:00", "Z"),
+            "created": iso_z(image.pushed_at),
             "config": {},
             "rootfs": {"type": "layers", "diff_ids": [blob("diff")]},
         },

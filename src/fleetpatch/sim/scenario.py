@@ -7,22 +7,17 @@ ECS's software version consistency does), and the clock then stands at `now`.
 
 `now` defaults to the moment the simulator starts, as AWS's clock is the real one; any time in
 the scenario may be written relative to it (`now-7d`, `now-2h30m`), so that a scenario tells
-the same story on any day (`resolve_relative_times`).
+the same story on any day (sim/relative_times.py).
 """
 
 from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-
-from fleetpatch.errors import UserError
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Severity = Literal["CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL", "UNDEFINED"]
 
@@ -426,142 +421,3 @@ class Scenario(_Model):
     def default_deployed_at(self) -> datetime:
         """Services without `deployed_at` were deployed a week before `now`."""
         return self.now - timedelta(days=7)
-
-
-def load_scenario(path: Path, now: datetime | None = None) -> Scenario:
-    """Read a scenario file (.yaml, .yml or .toml); a user mistake raises UserError.
-    `now` replaces the scenario's own `now` (tests pin the world's clock with it)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UserError(f"{path}: scenario file not found") from None
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read scenario: {exc.strerror}") from None
-    data = _parse(path, text)
-    return scenario_from_data(data, source=str(path), now=now)
-
-
-def scenario_from_data(
-    data: object,
-    source: str = "scenario",
-    now: datetime | None = None,
-    *,
-    real_now: Callable[[], datetime] | None = None,
-) -> Scenario:
-    """Validate scenario data. The world's `now` is, in order: the `now` argument, the
-    scenario's own `now` key, the real time (`real_now`, for tests of this rule)."""
-    if not isinstance(data, dict):
-        raise UserError(f"{source}: a scenario must be a mapping with 'environments'")
-    try:
-        start = now or _scenario_now(data, real_now or _real_now)
-        data = {**resolve_relative_times(data, start), "now": start}
-    except ValueError as exc:
-        raise UserError(f"{source}: {exc}") from None
-    try:
-        return Scenario.model_validate(data)
-    except ValidationError as exc:
-        raise UserError(f"{source}: {_first_error(exc)}") from None
-
-
-# --- times relative to the start ----------------------------------------------------------------
-
-_RELATIVE = re.compile(r"^now(?:\s*([+-])\s*((?:\d+[dhms])+))?$")
-_LOOKS_RELATIVE = re.compile(r"^\s*now\s*(?:[+-]|$)")
-_PART = re.compile(r"(\d+)([dhms])")
-_UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
-
-
-def _real_now() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
-
-
-def _scenario_now(data: dict[str, Any], real_now: Callable[[], datetime]) -> datetime:
-    given = data.get("now")
-    if given is None or given == "now":
-        return real_now()
-    if isinstance(given, datetime):
-        return given if given.tzinfo else given.replace(tzinfo=UTC)
-    if isinstance(given, str):
-        try:
-            parsed = datetime.fromisoformat(given.replace("Z", "+00:00"))
-        except ValueError:
-            raise ValueError(
-                f"now: {given!r} is not a time: write an ISO 8601 time "
-                "(2026-11-27T09:00:00Z) or leave it out to start at the real time"
-            ) from None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    raise ValueError(f"now: {given!r} is not a time")
-
-
-def relative_time(text: str, start: datetime) -> datetime | None:
-    """`now`, `now-7d`, `now+1h30m` -> that moment relative to `start`; None when `text` is
-    not a relative time (an ISO time, or anything else, is left to the schema)."""
-    match = _RELATIVE.match(text.strip())
-    if match is None:
-        return None
-    sign, parts = match.groups()
-    if not parts:
-        return start
-    seconds = sum(int(n) * _UNIT_SECONDS[unit] for n, unit in _PART.findall(parts))
-    return start + timedelta(seconds=seconds if sign == "+" else -seconds)
-
-
-def resolve_relative_times(data: Any, start: datetime) -> Any:
-    """A copy of scenario data where every relative time string is a datetime."""
-    if isinstance(data, dict):
-        return {key: resolve_relative_times(value, start) for key, value in data.items()}
-    if isinstance(data, list):
-        return [resolve_relative_times(item, start) for item in data]
-    if isinstance(data, str) and _LOOKS_RELATIVE.match(data):
-        moment = relative_time(data, start)
-        if moment is None:
-            raise ValueError(
-                f"{data!r} is not a relative time: write now-7d, now-2h30m or now+1d "
-                "(units d, h, m, s)"
-            )
-        return moment
-    return data
-
-
-def _parse(path: Path, text: str) -> object:
-    if path.suffix == ".toml":
-        import tomllib
-
-        try:
-            return tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise UserError(f"{path}: not valid TOML: {exc}") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise UserError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
-
-
-def _first_error(exc: ValidationError) -> str:
-    errors = exc.errors()
-    # A misspelt key also makes the real key "missing": name the misspelling, it is the cause.
-    error = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
-    location = _location(error["loc"])
-    if error["type"] == "extra_forbidden":
-        return f"{location}: unknown key{_did_you_mean(errors, error)} (see docs/scenario.md)"
-    message = error["msg"].removeprefix("Value error, ")
-    return f"{location}: {message}" if location else message
-
-
-def _did_you_mean(errors: list[Any], unknown: Any) -> str:
-    """Suggest a missing key of the same mapping that looks like the unknown one."""
-    parent, name = unknown["loc"][:-1], str(unknown["loc"][-1])
-    missing = [
-        str(e["loc"][-1]) for e in errors if e["type"] == "missing" and e["loc"][:-1] == parent
-    ]
-    close = difflib.get_close_matches(name, missing, n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
-def _location(loc: tuple[int | str, ...]) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text

@@ -22,6 +22,7 @@ from fleetpatch.sim.clock import SimClock
 from fleetpatch.sim.ecs import EcsSimulator
 from fleetpatch.sim.faults import FaultInjector
 from fleetpatch.sim.http import KeepAliveServer
+from fleetpatch.sim.loading import load_scenario, scenario_from_data
 from fleetpatch.sim.protocol import AwsError, TaskFailure
 from fleetpatch.sim.registry import Registry, patch_moto
 from fleetpatch.sim.server import SimApp
@@ -93,9 +94,9 @@ class Simulator:
     ) -> None:
         # `now` pins the world's start (tests); else the scenario's `now`, else real time.
         if isinstance(scenario, (str, Path)):
-            scenario = sc.load_scenario(Path(scenario), now=now)
+            scenario = load_scenario(Path(scenario), now=now)
         elif isinstance(scenario, dict):
-            scenario = sc.scenario_from_data(scenario, now=now)
+            scenario = scenario_from_data(scenario, now=now)
         elif now is not None:
             scenario = scenario.model_copy(update={"now": now})
         self.scenario = scenario

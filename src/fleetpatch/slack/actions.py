@@ -17,10 +17,11 @@ from fleetpatch.config import Action
 from fleetpatch.errors import UserError
 from fleetpatch.rollout.executor import RolloutResult, new_rollout_id
 from fleetpatch.rollout.others import plan_only_sidecar
-from fleetpatch.rollout.plan import Mode, Plan, resolve_target
+from fleetpatch.rollout.plan import Mode, Plan
 from fleetpatch.rollout.promote import check_prerequisites, promote, running_digest
 from fleetpatch.rollout.rollback import current_digest, find_previous, rollback
 from fleetpatch.rollout.runner import Runner
+from fleetpatch.rollout.target import resolve_target
 
 
 class _Planned(Exception):

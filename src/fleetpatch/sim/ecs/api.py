@@ -69,6 +69,7 @@ class EcsApi:
             raise invalid(
                 "Cluster name can only contain letters, numbers, hyphens and underscores."
             )
+        lookups.check_tags(p.get("tags"))
         c = acct.clusters.get(name)
         if c is None or c.status != "ACTIVE":
             c = Cluster(
@@ -139,6 +140,7 @@ class EcsApi:
                 raise AwsError("ClientException", "Container.name should not be null or empty.")
             if not cd.get("image"):
                 raise AwsError("ClientException", "Container.image should not be null or empty.")
+        lookups.check_tags(p.get("tags"))
         body = copy.deepcopy({k: v for k, v in p.items() if k != "tags"})
         revisions = acct.task_definitions.setdefault(family, [])
         revision = len(revisions) + 1
@@ -320,6 +322,7 @@ class EcsApi:
             raise AwsError(
                 "ResourceNotFoundException", "The specified resource could not be found."
             )
+        lookups.check_tags(p.get("tags"), acct.tags.get(arn))
         lookups.set_tags(acct, arn, p.get("tags") or [])
         return {}
 

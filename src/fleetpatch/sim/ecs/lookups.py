@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import unicodedata
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
@@ -102,6 +103,52 @@ def task_definition(acct: EcsAccount, ref: str | None) -> TaskDefinition:
 
 def tags_of(acct: EcsAccount, arn: str, include: Iterable[str] | None) -> dict[str, str] | None:
     return acct.tags.get(arn, {}) if include and "TAGS" in include else None
+
+
+# The API reference's tag rules (Tag; TagResource): at most 50 tags per resource, keys of
+# 1-128 and values of 0-256 characters out of letters, numbers, spaces and `_.:/=+-@`; `aws:`
+# (any case) starts AWS's own keys and values, which a request may not set and which don't
+# count towards the 50. ECS refuses a request that breaks them with InvalidParameterException
+# (its documented error for invalid parameters; the messages are the simulator's own).
+MAX_TAGS = 50
+_TAG_PUNCTUATION = frozenset("_.:/=+-@")
+
+
+def check_tags(tags: list[dict[str, Any]] | None, existing: dict[str, str] | None = None) -> None:
+    """Refuse tags as ECS does, before the request changes anything."""
+    if not tags:
+        return
+    if len(tags) > MAX_TAGS:
+        raise invalid(f"Too many tags: at most {MAX_TAGS} can be specified.")
+    merged = {k: v for k, v in (existing or {}).items() if not _reserved(k)}
+    for tag in tags:
+        key, value = str(tag.get("key") or ""), str(tag.get("value") or "")
+        if not 1 <= len(key) <= 128:
+            raise invalid("Tag keys must be between 1 and 128 characters long.")
+        if len(value) > 256:
+            raise invalid("Tag values must be at most 256 characters long.")
+        if not (_tag_text(key) and _tag_text(value)):
+            raise invalid(f"Tag '{key}' contains characters that are not allowed.")
+        if _reserved(key) or _reserved(value):
+            raise invalid("Tag keys and values beginning with 'aws:' are reserved for AWS use.")
+        merged[key] = value
+    if len(merged) > MAX_TAGS:
+        raise invalid(f"A resource can have at most {MAX_TAGS} tags.")
+
+
+def _reserved(text: str) -> bool:
+    return text.lower().startswith("aws:")
+
+
+def _tag_text(text: str) -> bool:
+    """The API's pattern `[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*`."""
+    return all(
+        ch.isalpha()
+        or ch.isnumeric()
+        or unicodedata.category(ch).startswith("Z")
+        or ch in _TAG_PUNCTUATION
+        for ch in text
+    )
 
 
 def set_tags(acct: EcsAccount, arn: str, tags: list[dict[str, Any]] | None) -> None:

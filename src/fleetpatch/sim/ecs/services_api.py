@@ -68,6 +68,7 @@ class ServicesApi:
             )
         launch_type = p.get("launchType") or "EC2"
         check_placement(p, launch_type)
+        lookups.check_tags(p.get("tags"))
         service = Service(
             name=name,
             arn=acct.arn(f"service/{cluster.name}/{name}"),
