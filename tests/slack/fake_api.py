@@ -28,6 +28,10 @@ BOT_USER_ID = "UFLEETBOT"
 TEAM_ID = "T0FLEET"
 
 
+class _Text(str):
+    """An answer sent as text/plain, not JSON (the file upload URL's)."""
+
+
 @dataclass(frozen=True)
 class Call:
     method: str
@@ -63,11 +67,13 @@ class FakeSlackApi:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length).decode() if length else ""
                 status, headers, answer = api._handle(self.path, self.headers, body)
-                payload = json.dumps(answer).encode()
+                plain = isinstance(answer, _Text)
+                payload = answer.encode() if plain else json.dumps(answer).encode()
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
+                kind = "text/plain" if plain else "application/json"
+                self.send_header("Content-Type", f"{kind}; charset=utf-8")
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)
@@ -136,6 +142,11 @@ class FakeSlackApi:
             method = "response_url:" + path.removeprefix("/response/")
             self._record(Call(method, token, params))
             return 200, {}, "ok"
+        if path.startswith("/upload/"):
+            # files.getUploadURLExternal's upload_url: the raw bytes, answered 200 "OK - <size>".
+            file_id = path.removeprefix("/upload/")
+            self._record(Call(f"upload:{file_id}", None, {"content": body}))
+            return 200, {}, _Text(f"OK - {len(body.encode())}")
         method = path.removeprefix("/api/").split("?")[0]
         status, headers, answer = self._respond(method, token, params)
         self._record(Call(method, token, params, answer))
