@@ -253,3 +253,21 @@ def test_the_journal_and_the_store_agree_whatever_happens(
             if starts:
                 assert len(request.approvals) >= request.required
                 assert request.state is RequestState.STARTED
+
+
+def test_one_approval_call_completes_a_request_and_a_late_one_changes_nothing(
+    store: SqliteJournal, clock: Clock
+) -> None:
+    desk = ApprovalDesk(store, make_config(), now=clock)
+    plan = make_plan()
+    request = desk.request("rollout", plan, ALICE)
+    first = desk.give_approval(request.id, BOB)
+    assert first.counted and first.completed
+    repeat = desk.give_approval(request.id, BOB)  # a double click or a Slack redelivery
+    assert not repeat.counted and not repeat.completed
+    desk.authorize("rollout", plan, ALICE, "run-1")
+    # Another approver's late click on the started request neither counts nor reopens it.
+    late = desk.give_approval(request.id, DAN)
+    assert not late.counted and late.request.state is RequestState.STARTED
+    assert desk.get(request.id).state is RequestState.STARTED
+    assert [e.actor for e in store.entries(kind="approval")] == [BOB.actor]

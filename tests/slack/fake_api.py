@@ -33,6 +33,8 @@ class Call:
     method: str
     token: str | None
     params: dict[str, Any]
+    # What the fake answered (the JSON body), e.g. a posted message's "ts".
+    answer: Any = None
 
 
 @dataclass
@@ -135,7 +137,13 @@ class FakeSlackApi:
             self._record(Call(method, token, params))
             return 200, {}, "ok"
         method = path.removeprefix("/api/").split("?")[0]
-        self._record(Call(method, token, params))
+        status, headers, answer = self._respond(method, token, params)
+        self._record(Call(method, token, params, answer))
+        return status, headers, answer
+
+    def _respond(
+        self, method: str, token: str | None, params: dict[str, Any]
+    ) -> tuple[int, dict[str, str], Any]:
         with self._lock:
             queue = self._failures.get(method)
             failure = queue.popleft() if queue else None

@@ -10,12 +10,19 @@
 See docs/approvals.md.
 """
 
-from fleetpatch.approvals.desk import ApprovalDesk, ApprovalRequired, Authorization, Refused
+from fleetpatch.approvals.desk import (
+    ApprovalDesk,
+    ApprovalOutcome,
+    ApprovalRequired,
+    Authorization,
+    Refused,
+)
 from fleetpatch.approvals.principals import Principal, iam_principal, slack_principal
 from fleetpatch.approvals.requests import ChangeRequest, RequestState, plan_fingerprint
 
 __all__ = [
     "ApprovalDesk",
+    "ApprovalOutcome",
     "ApprovalRequired",
     "Authorization",
     "ChangeRequest",

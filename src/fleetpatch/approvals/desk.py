@@ -64,6 +64,16 @@ class Authorization:
     resumed: bool = False  # a rerun of a run the request already started
 
 
+@dataclass(frozen=True)
+class ApprovalOutcome:
+    """What one approval call did: `counted` it (else it was a repeat or came late), and
+    `completed` the approvals the request needs (this call moved it PENDING -> APPROVED)."""
+
+    request: ChangeRequest
+    counted: bool = False
+    completed: bool = False
+
+
 class ApprovalDesk:
     def __init__(
         self, journal: JournalStore, config: Config, now: Callable[[], datetime] = utc_now
@@ -133,11 +143,21 @@ class ApprovalDesk:
     ) -> ChangeRequest:
         """One approver's yes. `current_target`: the digest the environment's target resolves
         to now; an approval of another digest is refused. Approving twice is a no-op."""
+        return self.give_approval(request_id, approver, current_target=current_target).request
+
+    def give_approval(
+        self, request_id: str, approver: Principal, *, current_target: str | None = None
+    ) -> ApprovalOutcome:
+        """`approve`, also saying whether this very call completed the approvals (PENDING ->
+        APPROVED): of any number of concurrent or repeated calls exactly one does, so the one
+        that did is the one to start the run (the Slack app)."""
         for _ in range(_ATTEMPTS):
             request = self._open(request_id, approver, "approve")
+            if not request.is_open:
+                return ApprovalOutcome(request)  # a late click: approved and started already
             self._may_decide(request, approver, "approve")
             if approver.actor in request.approved_by:
-                return request  # a double click or a redelivery: already counted
+                return ApprovalOutcome(request)  # a double click or a redelivery: counted
             if current_target is not None and current_target != request.target_digest:
                 self._refuse(
                     approver,
@@ -164,7 +184,10 @@ class ApprovalDesk:
                 },
             )
             if self._commit(request, after, entry):
-                return self.get(request_id)
+                completed = (
+                    request.state is RequestState.PENDING and after.state is RequestState.APPROVED
+                )
+                return ApprovalOutcome(self.get(request_id), counted=True, completed=completed)
         raise _busy(request_id)
 
     def reject(self, request_id: str, approver: Principal, reason: str = "") -> ChangeRequest:

@@ -109,6 +109,10 @@ def _register_groups() -> None:
 
     register_approvals(app)
 
+    from fleetpatch.cli.slack import register as register_slack  # slack serve
+
+    register_slack(app)
+
 
 @config_app.command("check")
 def config_check(

@@ -26,13 +26,12 @@ from fleetpatch.cli.tables import Cell, Column, FitTable
 from fleetpatch.config import Config
 from fleetpatch.core.images import short_digest
 from fleetpatch.errors import EnvironmentFailure, UserError
-from fleetpatch.inventory.registry import open_origin, registry_opener
+from fleetpatch.inventory.registry import registry_opener
 from fleetpatch.journal import LockLost, default_lock_owner, open_journal
 from fleetpatch.journal.render import entry_to_json, verify_table, verify_to_json
 from fleetpatch.rollout.dryrun import planned_calls
 from fleetpatch.rollout.events import Event, EventSink, JsonLinesSink
 from fleetpatch.rollout.executor import (
-    Rollout,
     RolloutOptions,
     RolloutResult,
     new_rollout_id,
@@ -356,32 +355,23 @@ def _execute(
     as_json: bool,
     rollout_id: str,
 ) -> RolloutResult:
-    aws = AwsSessions(config).get(the_plan.environment)
-    rollout = Rollout(
-        the_plan,
-        aws.ecs(),
-        aws.ecr(),
-        journal,
-        lock=lock,
-        options=options,
-        rollout_id=rollout_id,
-        registry=open_origin(aws, the_plan.target.registry, config.registry_endpoints()),
-        writer=aws.ecs_writes(),
-    )
+    from fleetpatch.rollout.runner import Runner
+
+    # Through the Runner, as promote and rollback: every run notifies ([notifications]).
+    runner = Runner(config, journal, options=options)
     try:
         if as_json:
-            rollout.sink = _PacingAfterPlan(
+            runner.sink = _PacingAfterPlan(
                 JsonLinesSink(sys.stdout, rollout_id=rollout_id, environment=the_plan.environment),
                 Event("pacing", plan_pacing(the_plan).to_json()),
             )
-            return rollout.run()
+            return runner.execute(the_plan, lock, rollout_id=rollout_id)
         if console.is_terminal:
             with RichProgress(console) as progress:
-                rollout.sink = progress
-                return rollout.run()
-        sink: EventSink = LinePrinter(console)
-        rollout.sink = sink
-        return rollout.run()
+                runner.sink = progress
+                return runner.execute(the_plan, lock, rollout_id=rollout_id)
+        runner.sink = LinePrinter(console)
+        return runner.execute(the_plan, lock, rollout_id=rollout_id)
     except LockLost as exc:
         raise EnvironmentFailure(the_plan.environment, f"{exc}: stopped") from exc
     except KeyboardInterrupt:

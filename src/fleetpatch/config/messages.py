@@ -151,6 +151,9 @@ def _step(annotation: Any, part: str | int) -> _Slot | None:
         if typing.get_origin(target) in (tuple, list) and args:
             return _split_annotated(args[0])
         return None
+    if typing.get_origin(target) is dict:
+        # A table of name = value (notifications.slack.channels): every key holds a value.
+        return _split_annotated(typing.get_args(target)[1])
     if isinstance(target, type) and issubclass(target, BaseModel):
         field = target.model_fields.get(part)
         if field is None:

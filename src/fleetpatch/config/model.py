@@ -10,6 +10,7 @@ from typing import Annotated
 from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from fleetpatch.config.environments import Environment
+from fleetpatch.config.notifications import Notifications
 from fleetpatch.config.policy import Policy
 from fleetpatch.config.registries import RegistryEndpoint
 from fleetpatch.config.sidecars import Sidecar
@@ -33,6 +34,7 @@ class Config(StrictModel):
     registries: Annotated[
         tuple[RegistryEndpoint, ...], Expect("a list of [[registries]] tables")
     ] = ()
+    notifications: Notifications = Notifications()
 
     # Where the config came from, for messages; set by load_config, None when built in code.
     _source: Path | None = PrivateAttr(default=None)
@@ -72,6 +74,14 @@ class Config(StrictModel):
         for i, host in enumerate(hosts):
             if host in hosts[:i]:
                 raise ConfigValueError(["registries", i, "host"], f"duplicate registry '{host}'")
+        return self
+
+    @model_validator(mode="after")
+    def _check_notification_environments(self) -> Config:
+        names = [e.name for e in self.environments]
+        slack = self.notifications.slack
+        for name in slack.channels if slack is not None else ():
+            _check_known(["notifications", "slack", "channels", name], name, names)
         return self
 
     # --- lookups ---------------------------------------------------------------------------

@@ -34,6 +34,8 @@ from fleetpatch.journal import (
     default_lock_owner,
 )
 from fleetpatch.journal.sqlite import utc_now
+from fleetpatch.notify import Notifier, RunContext, configured_notifier, notification_checks
+from fleetpatch.notify.notifier import notified
 from fleetpatch.rollout.events import Event, EventSink, NullSink
 from fleetpatch.rollout.executor import Rollout, RolloutOptions, RolloutResult, new_rollout_id
 from fleetpatch.rollout.plan import Plan
@@ -84,6 +86,9 @@ class Runner:
     principal: Principal | None = None
     # The approved request this run carries out (the Slack app); None: whichever matches.
     request_id: str | None = None
+    # Who hears about each run (fleetpatch.notify): by default what [notifications] says; the
+    # Slack app posts a run under the request message instead.
+    notifier: Callable[[Config, RunContext], Notifier | None] = configured_notifier
     sessions: AwsSessions = field(init=False)
 
     def __post_init__(self) -> None:
@@ -152,6 +157,7 @@ class Runner:
         registry = open_origin(aws, the_plan.target.registry, self.config.registry_endpoints())
         facts = gather(ecs, ecrs, the_plan, entries, registry, moves_tag)
         checks = preflight(facts, strict=self.strict, rollback=rollback)
+        checks += notification_checks(self.config, the_plan.environment)
         self.sink.emit(Event("preflight", {"checks": [c.to_json() for c in checks]}))
         reason = refusal(checks)
         if reason is not None:
@@ -197,17 +203,23 @@ class Runner:
                 task_definitions=dict(task_definitions),
             )
         aws = self.sessions.get(the_plan.environment)
-        return Rollout(
-            the_plan,
-            aws.ecs(),
-            aws.ecr(),
-            self.journal,
-            lock=lock,
-            sink=self.sink,
-            clock=self.clock,
-            options=options,
-            actor=self.actor,
-            rollout_id=rollout_id or new_rollout_id(),
-            registry=open_origin(aws, the_plan.target.registry, self.config.registry_endpoints()),
-            writer=aws.ecs_writes(),
-        ).run()
+        rollout_id = rollout_id or new_rollout_id()
+        # Every run notifies, whichever entry point started it; the notifier never fails it.
+        run = RunContext(rollout_id, the_plan.environment, self.actor)
+        with notified(self.sink, self.notifier(self.config, run)) as sink:
+            return Rollout(
+                the_plan,
+                aws.ecs(),
+                aws.ecr(),
+                self.journal,
+                lock=lock,
+                sink=sink,
+                clock=self.clock,
+                options=options,
+                actor=self.actor,
+                rollout_id=rollout_id,
+                registry=open_origin(
+                    aws, the_plan.target.registry, self.config.registry_endpoints()
+                ),
+                writer=aws.ecs_writes(),
+            ).run()
