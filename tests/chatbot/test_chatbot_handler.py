@@ -6,6 +6,7 @@ everything that needs an approval refused, because Chatbot tells the function no
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -192,3 +193,16 @@ def test_a_config_that_cannot_load_is_the_reply(
     monkeypatch.setenv("FLEETPATCH_CONFIG", str(tmp_path / "missing.toml"))
     reply = _say(handler, {"command": "status"})
     assert reply.startswith("error: ") and "missing.toml: config file not found" in reply
+
+
+def test_the_rollout_reply_names_the_notification_channel(
+    handler: Any, lambda_client: FakeLambda, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = Path(os.environ["FLEETPATCH_CONFIG"])
+    config.write_text(
+        config.read_text() + '\n[notifications.slack]\nchannel = "C0OPSCHAN"\n', encoding="utf-8"
+    )
+    reply = _say(handler, {"command": "rollout dev"})
+    follow = "follow it: fleetpatch history --env dev, progress in the Slack channel <#C0OPSCHAN>"
+    assert follow in reply
+    assert len(lambda_client.invocations) == 1

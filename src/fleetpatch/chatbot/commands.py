@@ -139,13 +139,16 @@ class Chatbot:
                 "rollout_id": rollout_id,
             }
         )
+        follow = f"follow it: fleetpatch history --env {environment}"
+        channel = self.config.notifications.slack_channel(environment)
+        if channel is not None:
+            follow += f", progress in the Slack channel <#{channel}>"
         return "\n".join(
             [
                 plan_text(the_plan),
                 f"started: rollout {rollout_id} of {the_plan.target.label} to {environment} "
                 "runs in the background (it does not fit Chatbot's 15 seconds).",
-                f"follow it: fleetpatch history --env {environment}, or @aws lambda invoke with "
-                f'{{"command": "status"}}',
+                f'{follow}, or @aws lambda invoke with {{"command": "status"}}',
             ]
         )
 
