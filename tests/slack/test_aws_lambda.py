@@ -207,6 +207,9 @@ def test_a_rollout_runs_as_a_job_invocation_and_verifies(
     with SqliteJournal(journal_path) as journal:
         kinds = [e.kind for e in journal.entries(environment="dev")]
     assert kinds.count(EntryKind.VERIFIED) == 3
+    # The secrets reached Slack as the bearer token and nowhere else: not in the journal.
+    stored = b"".join(p.read_bytes() for p in journal_path.parent.glob(journal_path.name + "*"))
+    assert stored and BOT_TOKEN.encode() not in stored and SIGNING_SECRET.encode() not in stored
 
 
 def test_missing_secrets_are_one_log_line_and_a_500(
