@@ -117,6 +117,10 @@ def _register_groups() -> None:
 
     register_slack(app)
 
+    from fleetpatch.cli.slack_socket import register as register_socket  # slack socket
+
+    register_socket()
+
 
 @config_app.command("check")
 def config_check(

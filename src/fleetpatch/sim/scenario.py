@@ -13,6 +13,7 @@ the same story on any day (sim/relative_times.py).
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -269,12 +270,27 @@ class Cluster(_Model):
         return self
 
 
+class Secret(_Model):
+    """A Secrets Manager secret of the environment's account and Region. `value` is its
+    SecretString: a string as given, or an object stored as JSON. `policy` is its resource
+    policy (evaluated as sim/secrets.py says)."""
+
+    # Secrets Manager's name rule: 1-512 of letters, digits and /_+=.@-
+    name: str = Field(pattern=r"^[A-Za-z0-9/_+=.@-]{1,512}$")
+    value: str | dict[str, Any]
+    policy: dict[str, Any] | None = None
+
+    def secret_string(self) -> str:
+        return self.value if isinstance(self.value, str) else json.dumps(self.value)
+
+
 class Environment(_Model):
     name: str
     account: str = Field(pattern=r"^\d{12}$")
     region: str = Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
     repositories: list[Repository] = []
     clusters: list[Cluster] = []
+    secrets: list[Secret] = []
 
     @property
     def registry(self) -> str:

@@ -2,7 +2,8 @@
 
 ECS (awsJson1_1, X-Amz-Target AmazonEC2ContainerServiceV20141113.*) goes to fleetpatch's own
 ECS layer; ECR's DescribeImageScanFindings goes to the seeded findings and its
-GetDownloadUrlForLayer to layers.py; everything else (STS, the rest of ECR, S3, DynamoDB ...)
+GetDownloadUrlForLayer to layers.py; Secrets Manager to moto behind the secret's resource
+policy (secrets.py); everything else (STS, the rest of ECR, S3, DynamoDB ...)
 goes to moto's server. An ECR read naming another account's `registryId` is served from that
 account's registry (the scenario's registry accounts let every account pull, as a
 repository policy granting the organisation does); a write there needs a repository policy
@@ -20,6 +21,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from fleetpatch.sim import secrets
 from fleetpatch.sim.credentials import BASE_ACCOUNT, Caller, KnownKeys, refuse, signature
 from fleetpatch.sim.faults import LOST_ANSWER
 from fleetpatch.sim.layers import PREFIX as LAYER_PREFIX
@@ -79,6 +81,8 @@ class SimApp:
             return self._ecs(environ, start_response, target.removeprefix(ECS_TARGET))
         if target.startswith(ECR_TARGET):
             return self._ecr(environ, start_response, target.removeprefix(ECR_TARGET))
+        if target.startswith(secrets.TARGET):
+            return self._secrets(environ, start_response, target.removeprefix(secrets.TARGET))
         return self.moto_app(environ, start_response)
 
     # --- ECS: fleetpatch's own layer ------------------------------------------------------
@@ -169,6 +173,26 @@ class SimApp:
         except AwsError as error:
             return _error(start_response, error)
         return _json(start_response, "200 OK", answer)
+
+    # --- Secrets Manager: moto, behind AWS's access rules ----------------------------------
+    def _secrets(
+        self, environ: dict[str, Any], start_response: StartResponse, action: str
+    ) -> Iterable[bytes]:
+        account, region = self._caller(environ)
+        self._count(f"secretsmanager:{action}")
+        caller: Caller = environ.get("fleetpatch.caller") or Caller(
+            account, f"arn:aws:iam::{account}:root"
+        )
+        try:
+            params = _json_body(environ)
+            environ["wsgi.input"].seek(0)  # moto reads the body again
+            owner = secrets.check_access(caller, region, action, params)
+        except AwsError as error:
+            return _error(start_response, error)
+        if owner != account:
+            # moto serves the account this header names (as for ECR's registryId).
+            environ["HTTP_X_MOTO_ACCOUNT_ID"] = owner
+        return self.moto_app(environ, secrets.with_aws_status(start_response))
 
     # --- the control API ------------------------------------------------------------------
     def _control(

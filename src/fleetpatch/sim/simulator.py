@@ -25,6 +25,7 @@ from fleetpatch.sim.http import KeepAliveServer
 from fleetpatch.sim.loading import load_scenario, scenario_from_data
 from fleetpatch.sim.protocol import AwsError, TaskFailure
 from fleetpatch.sim.registry import Registry, patch_moto
+from fleetpatch.sim.secrets import seed_secret
 from fleetpatch.sim.server import SimApp
 
 DEFAULT_PORT = 4599
@@ -189,6 +190,10 @@ class Simulator:
         scenario = self.scenario
         events: list[tuple[datetime, int, Any]] = []
         for env in scenario.environments:
+            for secret in env.secrets:
+                seed_secret(
+                    env.account, env.region, secret.name, secret.secret_string(), secret.policy
+                )
             for repository in env.repositories:
                 self.registry.create_repository(env.account, env.region, repository)
                 for image in repository.images:
