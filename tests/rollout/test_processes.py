@@ -253,8 +253,10 @@ def test_two_rollouts_at_once_exactly_one_proceeds(served: Path) -> None:
 
 def test_ctrl_c_starts_nothing_new_and_says_how_to_resume_or_abort(slow_served: Path) -> None:
     served = slow_served
+    # PYTHONFAULTHANDLER: a run that does not stop is made to show where it waits.
+    environ = {**os.environ, "PYTHONFAULTHANDLER": "1"}
     process = subprocess.Popen(
-        _rollout(served), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        _rollout(served), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environ
     )
     assert process.stdout is not None
     # Interrupt as soon as the canary's deployment has started (its event is on stdout).
@@ -262,7 +264,12 @@ def test_ctrl_c_starts_nothing_new_and_says_how_to_resume_or_abort(slow_served: 
         if json.loads(line)["event"] == "deployment_started":
             process.send_signal(signal.SIGINT)
             break
-    _, err = process.communicate(timeout=60)
+    try:
+        _, err = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGABRT)
+        _, err = process.communicate(timeout=30)
+        raise AssertionError(f"still running 60 s after Ctrl-C:\n{err[-6000:]}") from None
     assert process.returncode == 130, err
     assert "interrupted: no new deployment is started" in err
     assert "still deploying: main/api (deployment ecs-svc/" in err
