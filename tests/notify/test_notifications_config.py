@@ -71,3 +71,12 @@ def test_without_a_token_no_notifier_and_a_warning_naming_the_variable() -> None
     (check,) = notification_checks(config, "dev", environ={"SLACK_BOT_TOKEN": "xoxb-1"})
     assert check.status == "ok" and "xoxb" not in check.message
     assert notification_checks(config_with({}), "dev", environ={}) == []
+
+
+def test_a_token_from_secrets_manager_that_cannot_be_read_is_a_warning_not_a_refusal() -> None:
+    config = config_with({"slack": {"channel": "C0123ABCD"}})
+    # A secret name with no Region to read it in: fleetpatch/secrets.py says so in one line.
+    environ = {"FLEETPATCH_SLACK_SECRET": "fleetpatch/slack"}
+    assert configured_notifier(config, RunContext("r-1", "dev", "alice"), environ=environ) is None
+    (check,) = notification_checks(config, "dev", environ=environ)
+    assert check.status == "warn" and "fleetpatch/slack" in check.message

@@ -1,8 +1,9 @@
 """`fleetpatch slack serve`: run the Slack app (docs/slack.md).
 
-The bot token and signing secret come from SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (never
-from an option: options show in `ps` and shell history); SLACK_API_URL overrides the Slack Web
-API base URL (a proxy; a fake Slack in tests). A missing one is one line naming it, exit 2.
+The bot token and signing secret come from SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET, or from
+the Secrets Manager secret FLEETPATCH_SLACK_SECRET names (fleetpatch/secrets.py; never from an
+option: options show in `ps` and shell history); SLACK_API_URL overrides the Slack Web API
+base URL (a proxy; a fake Slack in tests). A missing one is one line naming it, exit 2.
 """
 
 from __future__ import annotations
@@ -14,24 +15,15 @@ import typer
 
 from fleetpatch.cli import context
 from fleetpatch.cli.output import console
-from fleetpatch.errors import UserError
+from fleetpatch.secrets import slack_secrets
 
 slack_app = typer.Typer(help="Run the Slack app: /fleetpatch and approvals.", no_args_is_help=True)
 
-TOKEN = "SLACK_BOT_TOKEN"
-SECRET = "SLACK_SIGNING_SECRET"
 API_URL = "SLACK_API_URL"
 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(slack_app, name="slack")
-
-
-def _required(name: str, what: str) -> str:
-    value = os.environ.get(name, "").strip()
-    if not value:
-        raise UserError(f"{name} is not set: export the Slack app's {what}")
-    return value
 
 
 @slack_app.command("serve")
@@ -46,14 +38,15 @@ def serve_command(
     from fleetpatch.slack import build_app
     from fleetpatch.slack.serve import PATH, make_server
 
-    token = _required(TOKEN, "Bot User OAuth Token (xoxb-...)")
-    secret = _required(SECRET, "Signing Secret (Basic Information > App Credentials)")
+    secrets = slack_secrets()
+    secrets.require("bot_token", "signing_secret")
+    assert secrets.bot_token is not None and secrets.signing_secret is not None  # required
     config = context.load_from_context(ctx)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     app = build_app(
         config,
-        bot_token=token,
-        signing_secret=secret,
+        bot_token=secrets.bot_token,
+        signing_secret=secrets.signing_secret,
         api_url=os.environ.get(API_URL) or None,
         now=context.clock(ctx),
     )

@@ -3,8 +3,10 @@
     notifier = configured_notifier(config, RunContext(rollout_id, "prod", "alice"))  # or None
     checks += notification_checks(config, "prod")     # pre-flight: said before anything moves
 
-A channel configured without SLACK_BOT_TOKEN is a pre-flight warning (one line naming the
-variable), never a refusal: a missing notification must not block an urgent rollback.
+The bot token comes from SLACK_BOT_TOKEN or the Secrets Manager secret FLEETPATCH_SLACK_SECRET
+names (fleetpatch/secrets.py). A channel configured without a token is a pre-flight warning
+(one line naming what is missing), never a refusal: a missing notification must not block an
+urgent rollback.
 """
 
 from __future__ import annotations
@@ -13,14 +15,22 @@ import os
 from collections.abc import Mapping
 
 from fleetpatch.config import Config
+from fleetpatch.errors import UserError
 from fleetpatch.notify.notifier import Notifier
 from fleetpatch.notify.run import RunContext
-from fleetpatch.notify.slack import API_URL_VARIABLE, TOKEN_VARIABLE, SlackPoster, slack_client
+from fleetpatch.notify.slack import API_URL_VARIABLE, SlackPoster, slack_client
 from fleetpatch.rollout.preflight import Check
+from fleetpatch.secrets import slack_secrets
 
 
-def _token(environ: Mapping[str, str]) -> str | None:
-    return environ.get(TOKEN_VARIABLE, "").strip() or None
+def _token(environ: Mapping[str, str]) -> tuple[str | None, str]:
+    """(the bot token, or None and why not)."""
+    try:
+        secrets = slack_secrets(environ)
+        secrets.require("bot_token")
+    except UserError as exc:
+        return None, str(exc)
+    return secrets.bot_token, ""
 
 
 def configured_notifier(
@@ -30,8 +40,10 @@ def configured_notifier(
     token is missing (pre-flight said so)."""
     environ = os.environ if environ is None else environ
     channel = config.notifications.slack_channel(context.environment)
-    token = _token(environ)
-    if channel is None or token is None:
+    if channel is None:
+        return None
+    token, _ = _token(environ)
+    if token is None:
         return None
     client = slack_client(token, environ.get(API_URL_VARIABLE))
     return Notifier(context, SlackPoster(client, channel))
@@ -44,11 +56,11 @@ def notification_checks(
     channel = config.notifications.slack_channel(environment)
     if channel is None:
         return []
-    if _token(environ) is None:
+    token, why = _token(environ)
+    if token is None:
         message = (
             f"notifications: [notifications.slack] posts {environment}'s runs to {channel}, but "
-            f"{TOKEN_VARIABLE} is not set: this run posts nothing to Slack (export the app's "
-            "bot token, xoxb-...)"
+            f"this run posts nothing to Slack: {why}"
         )
         return [Check("notifications", "warn", message)]
     return [Check("notifications", "ok", f"notifications: Slack channel {channel}")]
