@@ -10,11 +10,14 @@ date); otherwise it is the real UTC time. Every command takes time from `now()`.
 
 from __future__ import annotations
 
+import signal
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import typer
 from botocore.exceptions import BotoCoreError, ClientError
@@ -78,3 +81,40 @@ def aws_errors(environment: str) -> Iterator[None]:
         if failure is None:
             raise
         raise failure from exc
+
+
+class CtrlC:
+    """Ctrl-C during a rollout, once armed (after the last question, when changes begin): the
+    first one asks the run to stop where it next waits (rollout/waits.py StoppableClock), a
+    second one interrupts at once. Before `arm`, Ctrl-C interrupts as usual."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self._previous: Any = None
+        self._armed = False
+
+    def arm(self) -> None:
+        if self._armed or threading.current_thread() is not threading.main_thread():
+            return  # signals reach only the main thread
+        self._previous = signal.signal(signal.SIGINT, self._on_ctrl_c)
+        self._armed = True
+
+    def disarm(self) -> None:
+        if self._armed:
+            signal.signal(signal.SIGINT, self._previous)
+            self._armed = False
+
+    def _on_ctrl_c(self, signum: int, frame: object) -> None:
+        if self.stop.is_set():
+            raise KeyboardInterrupt
+        self.stop.set()
+
+
+@contextmanager
+def ctrl_c_between_passes() -> Iterator[CtrlC]:
+    """A `CtrlC` for the block, disarmed at its end whatever happens."""
+    ctrl_c = CtrlC()
+    try:
+        yield ctrl_c
+    finally:
+        ctrl_c.disarm()

@@ -37,7 +37,7 @@ from fleetpatch.rollout.promote import promote
 from fleetpatch.rollout.retag import Retag
 from fleetpatch.rollout.rollback import rollback
 from fleetpatch.rollout.runner import Runner
-from fleetpatch.rollout.waits import PollPolicy
+from fleetpatch.rollout.waits import PollPolicy, RealClock, StoppableClock
 
 YES_HELP = "Don't ask for confirmation."
 JSON_HELP = "Stream one JSON event per line."
@@ -98,8 +98,9 @@ def _running(
         open_journal(config.journal, clock=context.clock(ctx)) as journal,
         _sink(as_json, environment) as sink,
         context.aws_errors(environment),
+        context.ctrl_c_between_passes() as ctrl_c,
     ):
-        yield _runner(
+        runner = _runner(
             config,
             journal,
             clock=context.clock(ctx),
@@ -108,7 +109,9 @@ def _running(
             as_json=as_json,
             strict=strict,
             poll_interval=poll_interval,
+            ctrl_c=ctrl_c,
         )
+        yield runner
 
 
 def _runner(
@@ -121,11 +124,14 @@ def _runner(
     as_json: bool,
     strict: bool,
     poll_interval: float = 5.0,
+    ctrl_c: context.CtrlC | None = None,
 ) -> Runner:
     def confirm(the_plan: Plan) -> None:
         if not as_json:
             print_plan(the_plan)
         _confirm(the_plan, yes, as_json)
+        if ctrl_c is not None:
+            ctrl_c.arm()  # confirmed: from here Ctrl-C stops the run between passes
 
     return Runner(
         config,
@@ -135,6 +141,7 @@ def _runner(
         sink=sink,
         strict=strict,
         confirm=confirm,
+        clock=StoppableClock(ctrl_c.stop) if ctrl_c is not None else RealClock(),
         lock_ttl=timedelta(minutes=2),
         options=RolloutOptions(
             poll=PollPolicy(

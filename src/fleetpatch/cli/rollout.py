@@ -37,7 +37,7 @@ from fleetpatch.rollout.others import plan_only_sidecar
 from fleetpatch.rollout.pacing import plan_pacing
 from fleetpatch.rollout.plan import Mode, Plan
 from fleetpatch.rollout.target import resolve_target
-from fleetpatch.rollout.waits import PollPolicy
+from fleetpatch.rollout.waits import PollPolicy, StoppableClock
 
 if TYPE_CHECKING:
     from fleetpatch.journal import Lock, SqliteJournal
@@ -276,7 +276,21 @@ def _execute(
     rollout_id: str,
 ) -> RolloutResult:
     """The run, through the Runner as promote and rollback: every run notifies
-    ([notifications]) and passes the same gate."""
+    ([notifications]) and passes the same gate. Ctrl-C stops it between passes."""
+    with context.ctrl_c_between_passes() as ctrl_c:
+        runner.clock = StoppableClock(ctrl_c.stop)
+        ctrl_c.arm()
+        return _run_reporting(runner, the_plan, journal, lock, as_json, rollout_id)
+
+
+def _run_reporting(
+    runner: Runner,
+    the_plan: Plan,
+    journal: SqliteJournal,
+    lock: Lock,
+    as_json: bool,
+    rollout_id: str,
+) -> RolloutResult:
     try:
         if as_json:
             runner.sink = _PacingAfterPlan(

@@ -165,6 +165,7 @@ class Rollout:
 
     def _run_wave(self, wave: Wave, *, announce: bool = True) -> bool:
         """Run passes until every service of the wave is concluded; False: halt."""
+        self.clock.sleep(0)  # a stop requested since the last wave (Ctrl-C) ends the run here
         self._heartbeat(force=True)
         if announce:
             keys = [s.key for s in wave.services]

@@ -9,6 +9,7 @@ while nothing finishes. Time comes from an injectable `Clock`, so tests can driv
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from typing import Protocol
@@ -28,6 +29,22 @@ class RealClock:
 
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)
+
+
+class StoppableClock(RealClock):
+    """Real time, and a stop request (Ctrl-C: the CLI sets `stop`) honoured where the rollout
+    waits: between passes and before each wave (`sleep(0)`), raising KeyboardInterrupt there.
+
+    A KeyboardInterrupt raised wherever the signal lands can be swallowed (Python ignores an
+    exception raised in a finalizer or a weakref callback), and the run would go on deploying;
+    raised here, it always stops the run at a point where nothing is half done."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        self.stop = stop
+
+    def sleep(self, seconds: float) -> None:
+        if self.stop.wait(seconds):
+            raise KeyboardInterrupt
 
 
 @dataclass(frozen=True)
