@@ -12,6 +12,7 @@ from fleetpatch.cli.app import run
 from fleetpatch.cli.output import console
 from fleetpatch.sim import Simulator
 from tests.conftest import TALK_NOW, TALK_SCENARIO
+from tests.inventory.helpers import render_config
 from tests.report.helpers import config_with_journal
 
 LINE = (
@@ -80,3 +81,39 @@ def test_report_after_a_real_rollout(tmp_path: Path, capsys: pytest.CaptureFixtu
         assert tasks >= 1 and digest == deployment["digest_after"]
         assert service["running"] == ["3.0.4-a1b2c3d"]
     assert {f["status"] for s in stg["services"] for f in s["findings"]} == {"due"}
+
+
+def test_the_report_names_who_approved_the_change(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """dev needs one approval: alice asks, bob approves, alice runs; the report's "approved by"
+    is bob's identity (the request the run started), not alice's."""
+    with Simulator(TALK_SCENARIO, time_scale=3000, now=TALK_NOW) as sim:
+        account = sim.environment("dev").account
+        session = f"arn:aws:sts::{account}:assumed-role/{sim.scenario.role_name}/"
+
+        def as_person(person: str) -> list[str]:
+            policy = {"required": 1, "approvers": [session + "bob"]}
+            path = render_config(
+                sim,
+                tmp_path / f"{person}.toml",
+                environments={"dev": {"session_name": person, "approvals": policy}},
+            )
+            journal = tmp_path / "journal.sqlite"
+            path.write_text(f'journal = "{journal}"\n\n' + path.read_text(), "utf-8")
+            return ["--config", str(path)]
+
+        alice, bob = as_person("alice"), as_person("bob")
+        rollout = [*alice, "rollout", "--env", "dev", "--yes", "--poll-interval", "0.2"]
+        assert run(rollout, now=sim.clock.now) == 2
+        request_id = capsys.readouterr().err.split("requested as ")[1].split()[0]
+        assert run([*bob, "approve", request_id], now=sim.clock.now) == 0
+        assert run(rollout, now=sim.clock.now) == 0
+        out = tmp_path / "report.json"
+        report = [*alice, "report", "--format", "json", "--output", str(out)]
+        assert run(report, now=sim.clock.now) == 0
+    capsys.readouterr()
+    dev = json.loads(out.read_text())["environments"][0]
+    deployments = [f["deployment"] for s in dev["services"] for f in s["findings"]]
+    assert len(deployments) == 12
+    assert {tuple(d["approved_by"]) for d in deployments} == {("iam:" + session + "bob",)}
