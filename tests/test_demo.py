@@ -21,6 +21,9 @@ def test_the_demo_tells_the_talks_story_end_to_end(tmp_path: Path) -> None:
     assert out.count("12 verified, 0 failed") >= 3
     assert "HALTED: wave 1" in out and "fluent-bit exited: SIGSEGV" in out
     assert "rolled back to" in out
+    # prod's four eyes: alice's promote waits, her own approval is refused, bob's counts.
+    assert "promote of prod needs 1 approval(s)" in out and "(four eyes)" in out
+    assert "approved by arn:aws:sts::333333333333:assumed-role/fleetpatch/bob" in out
     assert "Traceback" not in out
     report = tmp_path / "out" / "demo-report.html"
     assert report.exists() and "<svg" in report.read_text()

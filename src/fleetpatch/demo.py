@@ -8,6 +8,7 @@ would type them, printing each command before its output.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -23,10 +24,12 @@ if not sys.stdout.isatty():
 from rich.console import Console
 from rich.rule import Rule
 
+from fleetpatch.approvals.requests import requests_from
 from fleetpatch.aws.session import SIM_ACCESS_KEY, SIM_SECRET_KEY
 from fleetpatch.cli.app import run
 from fleetpatch.cli.output import print_error
 from fleetpatch.errors import UserError
+from fleetpatch.journal import SqliteJournal
 from fleetpatch.sim_extra import require_simulator
 
 if TYPE_CHECKING:
@@ -79,7 +82,8 @@ class Demo:
     def __init__(self, sim: Simulator, workdir: Path) -> None:
         self.sim = sim
         self.workdir = workdir
-        self.config = _config_for(sim, workdir)
+        self.config = _config_for(sim, workdir, "alice")
+        self.approver_config = _config_for(sim, workdir, "bob")
 
     def tell(self) -> int:
         console.print(
@@ -111,14 +115,12 @@ class Demo:
                 ["rollout", "--env", "stg", "--yes", *FAST_POLL],
                 0,
             ),
-            (
-                "7. Promote to prod: only what stg verified",
-                ["promote", "--from", "stg", "--to", "prod", "--yes", *FAST_POLL],
-                0,
-            ),
-            ("8. Every service in every environment runs 3.0.4", ["status"], 0),
         ]
         if not self._act(act_one):
+            return 1
+        if not self._four_eyes_for_prod():
+            return 1
+        if not self._step("8. Every service in every environment runs 3.0.4", ["status"], 0):
             return 1
 
         bad = self.sim.push_image(
@@ -165,13 +167,33 @@ class Demo:
         console.print(f"\n[bold green]Report written to {kept}[/]", highlight=False)
         return 0
 
+    def _four_eyes_for_prod(self) -> bool:
+        """prod needs one approval from someone other than who asks (docs/approvals.md):
+        alice (the demo's user) asks, bob approves, alice promotes."""
+        promote = ["promote", "--from", "stg", "--to", "prod", "--yes", *FAST_POLL]
+        if not self._step("7. Promote to prod: production needs a second person's yes", promote, 2):
+            return False
+        with SqliteJournal(self.workdir / "journal.sqlite") as journal:
+            pending = [r for r in requests_from(journal.entries()).values() if r.is_open]
+        request_id = pending[-1].id
+        steps = [
+            ("7a. The change request, as the journal holds it", ["requests"], 0, self.config),
+            ("7b. alice can't approve her own request", ["approve", request_id], 2, self.config),
+            ("7c. bob approves it", ["approve", request_id], 0, self.approver_config),
+            ("7d. Promote to prod, approved: only what stg verified", promote, 0, self.config),
+        ]
+        return all(self._step(title, argv, code, config) for title, argv, code, config in steps)
+
     def _act(self, steps: list[tuple[str, list[str], int]]) -> bool:
         return all(self._step(title, argv, expected) for title, argv, expected in steps)
 
-    def _step(self, title: str, argv: Sequence[str], expected: int) -> bool:
+    def _step(
+        self, title: str, argv: Sequence[str], expected: int, config: Path | None = None
+    ) -> bool:
         # fleetpatch reads the simulated world's clock, as it reads AWS's real one: journal,
         # patch clock and report agree with the deployments ECS reports.
-        code = _step(title, ["--config", str(self.config), *argv], self.sim.clock.now)
+        chosen = config or self.config
+        code = _step(title, ["--config", str(chosen), *argv], self.sim.clock.now)
         if code == expected:
             return True
         console.print(f"[red]the demo expected exit code {expected}, got {code}[/]")
@@ -185,14 +207,22 @@ def _step(title: str, argv: Sequence[str], now: Callable[[], datetime]) -> int:
     return run(argv, now=now)
 
 
-def _config_for(sim: Simulator, workdir: Path) -> Path:
-    """The example config, pointed at this simulator's port and a fresh journal."""
+def _config_for(sim: Simulator, workdir: Path, person: str) -> Path:
+    """The example config as `person` sees it: pointed at this simulator's port and a fresh
+    journal, each role session named after them, and prod needing bob's approval."""
     text = (EXAMPLE / "fleetpatch.toml").read_text(encoding="utf-8")
     text = text.replace("http://127.0.0.1:4599", sim.endpoint_url)
     text = f'journal = "{workdir / "journal.sqlite"}"\n\n' + text
     # The story promotes right after stg verified: no soak time to wait out.
     text = text.replace("soak_minutes = 30", "soak_minutes = 0")
-    path = workdir / "fleetpatch.toml"
+    # Each person is their own role session: four eyes tells them apart (docs/approvals.md).
+    text = re.sub(r'(role/fleetpatch")( })', rf'\1, session_name = "{person}"\2', text)
+    bob = "arn:aws:sts::333333333333:assumed-role/fleetpatch/bob"
+    prod = 'credentials = { role_arn = "arn:aws:iam::333333333333:role/fleetpatch"'
+    line = next(line for line in text.splitlines() if line.startswith(prod))
+    approvals = f'approvals = {{ required = 1, approvers = ["{bob}"] }}'
+    text = text.replace(line, f"{line}\n{approvals}")
+    path = workdir / f"fleetpatch-{person}.toml"
     path.write_text(text, encoding="utf-8")
     return path
 
