@@ -306,3 +306,47 @@ def test_slack_errors_lose_no_decision(app: RunningApp, journal_path: Path) -> N
     assert "Approved by <@U0BOB>" in texts(updates[-1].params["blocks"])
     slack.wait_for("files.completeUploadExternal")
     assert [k for k, _ in request_trail(journal_path)] == ["request", "approval", "request_started"]
+
+
+def test_promote_with_four_eyes_then_rollback_from_slack(
+    sim: Simulator, tmp_path: Path, journal_path: Path, slack: FakeSlackApi
+) -> None:
+    config = make_config(sim, tmp_path)
+    path = config.source
+    assert path is not None
+    # dev's digest may be promoted as soon as it is verified: no soak to wait out.
+    path.write_text(path.read_text() + "\n[policy]\nsoak_minutes = 0\n")
+    with running_app(load_config(path), slack, sim) as app:
+        app.command("U0MALLORY", "rollout dev")  # no approval needed in dev
+        slack.wait_for("files.completeUploadExternal")  # its summary and report are posted
+
+        app.command("U0ALICE", "promote dev prod")
+
+        def with_buttons() -> list[dict[str, Any]]:
+            return [
+                posted(c)
+                for c in slack.calls("chat.postMessage")
+                if has_buttons(posted(c)["blocks"])
+            ]
+
+        wait_until(with_buttons, "the promote's plan with Approve / Reject")
+        (message,) = with_buttons()
+        assert "Promote" in texts(message["blocks"]) and "prod" in texts(message["blocks"])
+        assert app.click(message, "U0BOB", APPROVE).status == 200
+        slack.wait_for("files.completeUploadExternal", 2)
+        with SqliteJournal(journal_path) as store:
+            prod = store.entries(environment="prod")
+        assert [e.actor for e in prod if e.kind.value == "promote"] == ["slack:U0ALICE"]
+        assert any(e.kind.value == "verified" for e in prod)
+        assert [k for k, _ in request_trail(journal_path)] == [
+            "request",
+            "approval",
+            "request_started",
+        ]
+
+        app.command("U0MALLORY", "rollback dev")
+        slack.wait_for("files.completeUploadExternal", 3)
+        with SqliteJournal(journal_path) as store:
+            dev = store.entries(environment="dev")
+        completed = [e for e in dev if e.kind.value == "rollback_completed"]
+        assert [e.actor for e in completed] == ["slack:U0MALLORY"]
