@@ -24,6 +24,7 @@ from fleetpatch.notify.messages import Message
 from fleetpatch.notify.run import RunContext
 from fleetpatch.notify.story import RolloutStory
 from fleetpatch.rollout.events import Event, EventSink, FanOut
+from fleetpatch.threads import join_within
 
 log = logging.getLogger("fleetpatch.notify")
 
@@ -54,7 +55,7 @@ class BackgroundPoster:
 
     def close(self) -> None:
         self._queue.put(None)
-        self._thread.join(self._timeout)
+        join_within(self._thread, self._timeout)
         if self._thread.is_alive():
             left = self._queue.qsize()
             log.warning(

@@ -31,6 +31,9 @@ class RealClock:
         time.sleep(seconds)
 
 
+STOP_CHECK_SECONDS = 0.1
+
+
 class StoppableClock(RealClock):
     """Real time, and a stop request (Ctrl-C: the CLI sets `stop`) honoured where the rollout
     waits: between passes and before each wave (`sleep(0)`), raising KeyboardInterrupt there.
@@ -43,8 +46,14 @@ class StoppableClock(RealClock):
         self.stop = stop
 
     def sleep(self, seconds: float) -> None:
-        if self.stop.wait(seconds):
-            raise KeyboardInterrupt
+        # Short sleeps rather than Event.wait(timeout): see fleetpatch/threads.py.
+        deadline = time.monotonic() + seconds
+        while not self.stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(left, STOP_CHECK_SECONDS))
+        raise KeyboardInterrupt
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 from fleetpatch.config import Action
+from fleetpatch.threads import join_within
 
 log = logging.getLogger("fleetpatch.slack")
 
@@ -82,7 +83,7 @@ class ThreadLauncher:
         with self._lock:
             threads = list(self._threads)
         for thread in threads:
-            thread.join(timeout)
+            join_within(thread, timeout)
 
 
 def _logged(run: Callable[[Job], None], job: Job) -> None:
