@@ -188,7 +188,11 @@ def rollout_command(
             ),
             retry_failed=retry_failed,
         )
-        result = _execute(runner, the_plan, journal, lock, as_json, rollout_id)
+        # Ctrl-C from here stops the run where it next waits (a second one at once).
+        with context.ctrl_c_between_passes() as ctrl_c:
+            runner.clock = StoppableClock(ctrl_c.stop)
+            ctrl_c.arm()
+            result = _execute(runner, the_plan, journal, lock, as_json, rollout_id)
     finally:
         journal.release_lock(lock)
         journal.close()
@@ -276,21 +280,7 @@ def _execute(
     rollout_id: str,
 ) -> RolloutResult:
     """The run, through the Runner as promote and rollback: every run notifies
-    ([notifications]) and passes the same gate. Ctrl-C stops it between passes."""
-    with context.ctrl_c_between_passes() as ctrl_c:
-        runner.clock = StoppableClock(ctrl_c.stop)
-        ctrl_c.arm()
-        return _run_reporting(runner, the_plan, journal, lock, as_json, rollout_id)
-
-
-def _run_reporting(
-    runner: Runner,
-    the_plan: Plan,
-    journal: SqliteJournal,
-    lock: Lock,
-    as_json: bool,
-    rollout_id: str,
-) -> RolloutResult:
+    ([notifications]) and passes the same gate."""
     try:
         if as_json:
             runner.sink = _PacingAfterPlan(
