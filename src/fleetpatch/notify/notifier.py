@@ -99,6 +99,16 @@ class Notifier:
             for message in messages:  # queued under the lock: in the order they were told
                 self._poster.post(message)
 
+    def catch_up(self, events: list[Event]) -> None:
+        """What the run did before this process joined it (a workflow's earlier steps), told
+        to the story without posting it again: the next message knows the whole run."""
+        with self._lock:
+            for event in events:
+                try:
+                    self._story.tell(event)
+                except Exception as exc:
+                    log.warning("notifications: could not replay the %s event: %r", event.kind, exc)
+
     def close(self, stopped: str | None = None) -> None:
         """The run is over: wait a little for the posts in flight. `stopped`: why the run
         stopped before its end (an exception, an interrupt), said in the thread first."""

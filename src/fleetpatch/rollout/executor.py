@@ -149,7 +149,6 @@ class Rollout:
             self._run_wave(Wave(0, False, self.plan.done), announce=False)
         for wave in self.plan.waves:
             if not self._run_wave(wave):
-                self._not_started_after_halt(wave.index)
                 break
         self.record.finished()
         return self.record.result
@@ -167,6 +166,31 @@ class Rollout:
         """Run passes until every service of the wave is concluded; False: halt."""
         self.clock.sleep(0)  # a stop requested since the last wave (Ctrl-C) ends the run here
         self._heartbeat(force=True)
+        progress = self.start_wave(wave, announce=announce)
+        interval = self.options.poll.interval
+        while progress.open:
+            halt = self.run_pass(progress)
+            if halt is None:
+                halt = self.judge(progress)
+            if halt is not None:
+                if announce:
+                    self.halt(progress, halt)
+                else:
+                    self._halt(progress, halt)
+                return False
+            if not progress.open:
+                break
+            self._heartbeat()
+            self.clock.sleep(interval)
+            interval = self.next_interval(interval)
+        self.end_wave(progress)
+        return True
+
+    # --- the steps a workflow runs one at a time (fleetpatch.workflow) -----------------------
+
+    def start_wave(self, wave: Wave, *, announce: bool = True) -> WaveProgress:
+        """The wave's progress, every service open; announced unless it is wave 0 (the
+        services the plan found on the target, verified only)."""
         if announce:
             keys = [s.key for s in wave.services]
             self.record.emit(
@@ -174,26 +198,30 @@ class Rollout:
             )
             self.record.result.waves_run += 1
         open_steps = {s.key: s for s in wave.services}
-        progress = WaveProgress(wave, open_steps, started_at=self.clock.now())
-        interval = self.options.poll.interval
-        while progress.open:
-            halt = self.run_pass(progress)
-            if halt is None:
-                self._time_out(progress)
-                # A wave halts as soon as its failures exceed the budget, not when the rest
-                # of it has finished: what is still deploying is rolled back.
-                halt = self._over_budget(progress) if announce else None
-            if halt is not None:
-                self._halt(progress, halt)
-                return False
-            if not progress.open:
-                break
-            self._heartbeat()
-            self.clock.sleep(interval)
-            interval = min(self.options.poll.max_interval, interval * self.options.poll.backoff)
-        if announce:
+        return WaveProgress(wave, open_steps, started_at=self.clock.now())
+
+    def judge(self, progress: WaveProgress) -> str | None:
+        """After a pass: fail the services whose wait is over; a reason to halt when the
+        wave's failures exceed the budget. A wave halts as soon as that happens, not when the
+        rest of it has finished: what is still deploying is rolled back."""
+        self._time_out(progress)
+        if progress.wave.index == 0:
+            return None  # found on the target: nothing of it was deployed, nothing to halt
+        return self._over_budget(progress)
+
+    def next_interval(self, interval: float) -> float:
+        return min(self.options.poll.max_interval, interval * self.options.poll.backoff)
+
+    def end_wave(self, progress: WaveProgress) -> None:
+        wave = progress.wave
+        if wave.index != 0:
             self.record.emit("wave_finished", {"wave": wave.index, "failed": self._failed(wave)})
-        return True
+
+    def halt(self, progress: WaveProgress, reason: str) -> None:
+        """Stop the run in this wave: roll back what it still deploys; every planned service
+        left without a result is journaled as skipped."""
+        self._halt(progress, reason)
+        self._not_started_after_halt(progress.wave.index)
 
     def _failed(self, wave: Wave) -> list[str]:
         results = self.record.result.services

@@ -17,6 +17,7 @@ from fleetpatch.journal.model import Entry
 from fleetpatch.rollout.act import Stopped
 from fleetpatch.rollout.events import Event, EventSink
 from fleetpatch.rollout.plan import Plan, ServiceStep
+from fleetpatch.rollout.plan_record import plan_record
 
 
 @dataclass
@@ -75,6 +76,8 @@ class Recorder:
                 "done": [s.key for s in plan.done],
                 "skipped": [s.to_json() for s in plan.skipped],
                 "notes": list(plan.notes),
+                # The whole plan: a workflow's steps run exactly this one (plan_record.py).
+                "plan": plan_record(plan),
             },
         )
         for skipped in plan.skipped:
@@ -222,6 +225,28 @@ class Recorder:
         if earlier is not None:
             earlier.reason = f"{earlier.reason}; {reason}"
         self.emit("rolled_back", {"service": step.key, "reason": reason, "stopped": stopped.ok})
+
+    def recall(self, entries: list[Entry]) -> None:
+        """What earlier steps of this run journaled, back into the result: a workflow runs
+        each step in another process (fleetpatch.workflow)."""
+        outcome = {
+            EntryKind.VERIFIED: "verified",
+            EntryKind.FAILED: "failed",
+            EntryKind.SKIPPED: "skipped",
+        }
+        for entry in entries:
+            if entry.rollout_id != self.rollout_id:
+                continue
+            status = outcome.get(entry.kind)
+            if status is not None and entry.service is not None:
+                details = dict(entry.details or {})
+                reason = str(details.get("reason") or details.get("note") or "")
+                self.result.services[entry.service] = ServiceResult(
+                    entry.service, status, reason, entry.deployment_id, details
+                )
+            elif entry.kind is EntryKind.HALTED:
+                self.result.halted = True
+                self.result.halt_reason = str((entry.details or {}).get("reason", ""))
 
     def finished(self) -> None:
         result = self.result

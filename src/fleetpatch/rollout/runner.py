@@ -194,6 +194,26 @@ class Runner:
         rollout_id: str | None = None,
         task_definitions: Mapping[str, str] | None = None,
     ) -> RolloutResult:
+        rollout_id = rollout_id or new_rollout_id()
+        # Every run notifies, whichever entry point started it; the notifier never fails it.
+        run = RunContext(rollout_id, the_plan.environment, self.actor)
+        with notified(self.sink, self.notifier(self.config, run)) as sink:
+            rollout = self.rollout(
+                the_plan, lock, rollout_id, sink=sink, task_definitions=task_definitions
+            )
+            return rollout.run()
+
+    def rollout(
+        self,
+        the_plan: Plan,
+        lock: Lock | None,
+        rollout_id: str,
+        *,
+        sink: EventSink | None = None,
+        task_definitions: Mapping[str, str] | None = None,
+    ) -> Rollout:
+        """The engine for `the_plan` in its environment: `run()` it whole (the CLI), or one
+        step at a time (fleetpatch.workflow)."""
         options = self.options
         if task_definitions:
             options = RolloutOptions(
@@ -203,23 +223,17 @@ class Runner:
                 task_definitions=dict(task_definitions),
             )
         aws = self.sessions.get(the_plan.environment)
-        rollout_id = rollout_id or new_rollout_id()
-        # Every run notifies, whichever entry point started it; the notifier never fails it.
-        run = RunContext(rollout_id, the_plan.environment, self.actor)
-        with notified(self.sink, self.notifier(self.config, run)) as sink:
-            return Rollout(
-                the_plan,
-                aws.ecs(),
-                aws.ecr(),
-                self.journal,
-                lock=lock,
-                sink=sink,
-                clock=self.clock,
-                options=options,
-                actor=self.actor,
-                rollout_id=rollout_id,
-                registry=open_origin(
-                    aws, the_plan.target.registry, self.config.registry_endpoints()
-                ),
-                writer=aws.ecs_writes(),
-            ).run()
+        return Rollout(
+            the_plan,
+            aws.ecs(),
+            aws.ecr(),
+            self.journal,
+            lock=lock,
+            sink=sink or self.sink,
+            clock=self.clock,
+            options=options,
+            actor=self.actor,
+            rollout_id=rollout_id,
+            registry=open_origin(aws, the_plan.target.registry, self.config.registry_endpoints()),
+            writer=aws.ecs_writes(),
+        )
