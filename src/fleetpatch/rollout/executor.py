@@ -21,7 +21,6 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -30,11 +29,6 @@ from botocore.exceptions import BotoCoreError, ClientError
 from fleetpatch.inventory.registry import EcrRegistry, Registry
 from fleetpatch.journal import JournalStore, Lock, current_user
 from fleetpatch.rollout import ecs as ecs_api
-from fleetpatch.rollout.act import (
-    aws_message,
-    is_fatal,
-    start_deployment,
-)
 from fleetpatch.rollout.conclude import (
     record_failure,
     service_deployment_arn,
@@ -56,9 +50,9 @@ from fleetpatch.rollout.observe import (
     observe_services,
     observe_stages,
 )
-from fleetpatch.rollout.pin import PinError
 from fleetpatch.rollout.plan import Plan, ServiceStep, Wave
 from fleetpatch.rollout.record import Recorder, RolloutResult, ServiceResult
+from fleetpatch.rollout.starts import Starts
 from fleetpatch.rollout.waits import Clock, PollPolicy, RealClock
 from fleetpatch.rollout.waves import WaveProgress
 
@@ -126,6 +120,18 @@ class Rollout:
         # Deployments this run has announced (started, adopted, or found journaled by an
         # earlier run): display only, so the live view gets one row per deployment.
         self._announced: set[str] = set()
+        self._starts = Starts(
+            self.ecs,
+            self.writer,
+            self.record,
+            plan.mode,
+            plan.target.digest,
+            self.rollout_id,
+            self.options.workers,
+            self.options.task_definitions,
+            self._sd_arns,
+            self._announced,
+        )
 
     @property
     def target(self) -> str:
@@ -296,7 +302,7 @@ class Rollout:
             self._heartbeat(force=True)
         # An intent with no answer journaled after it: an earlier attempt (this run's, or a run
         # killed mid-call) may have registered the pinned revision already (rollout/act.py).
-        for refused in self._start_all(progress, to_start, seen, set(facts.requested)):
+        for refused in self._starts.start_all(progress, to_start, seen, set(facts.requested)):
             del progress.open[refused]
         stages = progress.stage_views(decisions, seen, followed)
         self._act_on_the_rest(progress, decisions, seen, stages)
@@ -309,65 +315,6 @@ class Rollout:
         found = self.registry.tag_digest(target.repository, target.tag) if target.tag else None
         now = {found} if found else set()
         return tag_moved(target.repository, target.tag, target.label, self.target, now)
-
-    def _start_all(
-        self,
-        progress: WaveProgress,
-        steps: Sequence[ServiceStep],
-        seen: Observation,
-        unanswered: set[str],
-    ) -> list[str]:
-        """Start every step's deployment; the keys AWS refused (failed, concluded)."""
-        if not steps:
-            return []
-        workers = max(1, min(self.options.workers, len(steps)))
-        with ThreadPoolExecutor(workers, thread_name_prefix="fp-start") as pool:
-            started = list(
-                pool.map(lambda s: self._start_one(progress, s, seen, s.key in unanswered), steps)
-            )
-        return [step.key for step, ok in zip(steps, started, strict=True) if not ok]
-
-    def _start_one(
-        self, progress: WaveProgress, step: ServiceStep, seen: Observation, unanswered: bool
-    ) -> bool:
-        """Intent, UpdateService, answer. An AWS refusal fails that service, not the run."""
-        wave = progress.wave.index
-        self.record.requested(step, wave, seen.aws_now)
-        try:
-            started = start_deployment(
-                self.ecs,
-                self.plan.mode,
-                step,
-                self.target,
-                self.options.task_definitions,
-                writer=self.writer,
-                rollout_id=self.rollout_id,
-                look_first=unanswered,
-            )
-        except (ClientError, BotoCoreError, PinError) as exc:
-            if isinstance(exc, ClientError) and is_fatal(exc):
-                raise  # credentials, permissions: every other call would fail the same way
-            if ecs_api.is_transient(exc):
-                # Throttled, or an answer lost after ECS may have applied it (a 5xx, a broken
-                # connection): the next pass finds out from ECS (the intent is journaled, so a
-                # deployment created after it is this run's) and starts one only if there is
-                # none. The service stays open until then.
-                self.record.emit(
-                    "start_unconfirmed", {"service": step.key, "reason": aws_message(exc)}
-                )
-                progress.unconfirmed[step.key] = aws_message(exc)
-                return True
-            if isinstance(exc, BotoCoreError):
-                raise
-            self.record.failed(
-                step, f"could not start the deployment: {aws_message(exc)}", None, {"wave": wave}
-            )
-            return False
-        if started.service_deployment_arn:
-            self._sd_arns[step.key] = started.service_deployment_arn
-        self._announced.add(started.deployment_id)
-        self.record.started(step, wave, started.deployment_id, started.details)
-        return True
 
     def _act_on_the_rest(
         self,
