@@ -44,11 +44,12 @@ unit: $(VENV)/.installed-dev chromium
 
 test: lint typecheck unit
 
-# The measurements of docs/benchmarks.md, all under AWS's rate limits (~20 minutes in all).
+# The measurements of docs/benchmarks.md, all under AWS's rate limits (~25 minutes in all).
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/simulator.py
 	$(BIN)/python bench/inventory.py
 	$(BIN)/python bench/rollout.py
+	$(BIN)/python bench/workflow.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

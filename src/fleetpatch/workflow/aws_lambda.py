@@ -14,7 +14,7 @@ Errors, and what Step Functions does with them (the definitions' Retry):
   the rollout and journals why, in AWS's words (steps.py).
 - Anything else (a step input that is not one, a lock taken over by `fleetpatch abort`, a
   bug): the step fails and so does the execution, saying why; nothing retries it forever.
-  Once fixed, `aws stepfunctions redrive-execution` resumes from that step (docs/deploy.md).
+  Once fixed, `aws stepfunctions redrive-execution` resumes from that step (docs/workflow.md).
 
 `make_handler(now=..., notifier=...)` builds a handler with other parts (tests).
 """
