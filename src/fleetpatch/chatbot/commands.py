@@ -28,6 +28,7 @@ from fleetpatch.errors import EnvironmentFailure, UserError
 from fleetpatch.journal import EntryKind, NewEntry, open_journal
 from fleetpatch.journal.sqlite import utc_now
 from fleetpatch.rollout.executor import RolloutOptions, new_rollout_id
+from fleetpatch.rollout.runner import Handoff
 from fleetpatch.rollout.waits import Clock, RealClock
 
 VIA = "AWS Chatbot"
@@ -73,6 +74,9 @@ class Chatbot:
     clock: Clock = field(default_factory=RealClock)
     now: Callable[[], datetime] = utc_now
     options: RolloutOptions = field(default_factory=RolloutOptions)
+    # Where a started rollout's waves run: None = the worker's invocation; the rollout
+    # state machine when the stack names it (workflow/handoff.py).
+    handoff: Handoff | None = None
 
     def handle(self, event: Any) -> Any:
         """The Lambda payload in, the reply (text) or the worker's result out."""

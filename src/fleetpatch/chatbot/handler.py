@@ -13,6 +13,7 @@ tests give it a Lambda client that replays the asynchronous invocation in-proces
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -24,6 +25,7 @@ from fleetpatch.errors import UserError
 from fleetpatch.journal.sqlite import utc_now
 from fleetpatch.rollout.executor import RolloutOptions
 from fleetpatch.rollout.waits import Clock, RealClock
+from fleetpatch.workflow.handoff import handoff_from_environment
 
 Handler = Callable[[Any, Any], Any]
 
@@ -42,7 +44,11 @@ def make_handler(
             return f"error: {exc}"
         client = lambda_client if lambda_client is not None else _lambda_client()
         launcher = LambdaLauncher(client, context.invoked_function_arn)
-        bot = Chatbot(config, launcher, clock=clock(), now=now, options=options())
+        try:
+            handoff = handoff_from_environment(os.environ, "chatbot")
+        except UserError as exc:
+            return f"error: {exc}"
+        bot = Chatbot(config, launcher, clock=clock(), now=now, options=options(), handoff=handoff)
         return bot.handle(event)
 
     return handle

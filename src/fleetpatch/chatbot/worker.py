@@ -2,7 +2,8 @@
 
 The same gate as every other entry point, checked again here rather than trusted from the
 reply: the account, the lock, the plan for the digest the reply announced, `requires`, the
-pre-flight checks and the approval policy (Runner.authorize), then the rollout itself. Its
+pre-flight checks and the approval policy (Runner.authorize), then the rollout itself: here,
+or, when the stack names the rollout state machine, handed to it (workflow/handoff.py). Its
 journal actor is the function's IAM identity, with a `note` saying it came via AWS Chatbot.
 
 Lambda retries a failed asynchronous invocation: a run that raised is run again and, as any
@@ -50,7 +51,14 @@ def _rollout(
 
     config = bot.config
     with open_journal(config.journal, clock=bot.now) as journal:
-        runner = Runner(config, journal, clock=bot.clock, now=bot.now, options=bot.options)
+        runner = Runner(
+            config,
+            journal,
+            clock=bot.clock,
+            now=bot.now,
+            options=bot.options,
+            handoff=bot.handoff,
+        )
         runner.actor = bot.identity(environment, runner.sessions)
         if config.environment(environment).approvals.needed("rollout"):
             # The policy changed since the reply: Chatbot still can't approve.
@@ -74,6 +82,9 @@ def _rollout(
                 details={"via": VIA, "note": f"rollout started via {VIA}"},
             )
             result = runner.execute(the_plan, lock, rollout_id=rollout_id)
+    if result.execution is not None:
+        log.info("rollout %s of %s runs as %s", rollout_id, environment, result.execution)
+        return {"rollout_id": rollout_id, "environment": environment, "execution": result.execution}
     verified = [item.key for item in result.with_status("verified")]
     failed = [item.key for item in result.with_status("failed")]
     log.info(

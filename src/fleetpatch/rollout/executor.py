@@ -149,7 +149,7 @@ class Rollout:
     # --- the loop ---------------------------------------------------------------------------
 
     def run(self) -> RolloutResult:
-        self.record.planned()
+        self.record.planned(self.options.task_definitions)
         if self.plan.done:
             # Found on the target by the plan: verified and recorded as "wave 0".
             self._run_wave(Wave(0, False, self.plan.done), announce=False)

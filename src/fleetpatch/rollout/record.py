@@ -37,6 +37,9 @@ class RolloutResult:
     halted: bool = False
     halt_reason: str = ""
     waves_run: int = 0
+    # Where the waves run when not in this process (a Step Functions execution's ARN, see
+    # Runner.handoff); None: they ran here and the result is final.
+    execution: str | None = None
 
     def with_status(self, status: str) -> list[ServiceResult]:
         return [r for r in self.services.values() if r.status == status]
@@ -63,9 +66,14 @@ class Recorder:
     def target(self) -> str:
         return self.plan.target.digest
 
-    def planned(self) -> None:
+    def planned(self, task_definitions: Mapping[str, str] | None = None) -> None:
+        """The plan, journaled whole before anything changes; `task_definitions`: the
+        revisions a rollback redeploys (the workflow's steps read them back)."""
         plan = self.plan
         self.emit("plan", plan.to_json())
+        extra: dict[str, Any] = {}
+        if task_definitions:
+            extra["task_definitions"] = dict(task_definitions)
         self.append(
             EntryKind.PLAN,
             details={
@@ -78,6 +86,7 @@ class Recorder:
                 "notes": list(plan.notes),
                 # The whole plan: a workflow's steps run exactly this one (plan_record.py).
                 "plan": plan_record(plan),
+                **extra,
             },
         )
         for skipped in plan.skipped:

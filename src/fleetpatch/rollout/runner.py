@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from fleetpatch.approvals import ApprovalDesk, Authorization, Principal, iam_principal
 from fleetpatch.aws.session import AwsSessions
@@ -56,6 +56,16 @@ def _no_prompt(the_plan: Plan) -> None:
     return None
 
 
+class Handoff(Protocol):
+    """Runs a rollout's waves outside this process: on AWS, a Step Functions execution
+    (fleetpatch.workflow.handoff), because a Lambda invocation stops after 15 minutes."""
+
+    def hand_off(self, rollout: Rollout, lock: Lock) -> str:
+        """Journal `rollout`'s plan, hand `lock` over and start the waves elsewhere; return
+        where they run (an execution ARN). Called once the run is authorized."""
+        ...
+
+
 def _authorized_json(authorization: Authorization, who: Principal) -> dict[str, Any]:
     request = authorization.request
     return {
@@ -89,6 +99,9 @@ class Runner:
     # Who hears about each run (fleetpatch.notify): by default what [notifications] says; the
     # Slack app posts a run under the request message instead.
     notifier: Callable[[Config, RunContext], Notifier | None] = configured_notifier
+    # Where the waves run: None = here (`execute` runs them); a Handoff = elsewhere, and
+    # `execute` returns once they started there (the Slack app and Chatbot on Lambda).
+    handoff: Handoff | None = None
     sessions: AwsSessions = field(init=False)
 
     def __post_init__(self) -> None:
@@ -195,6 +208,12 @@ class Runner:
         task_definitions: Mapping[str, str] | None = None,
     ) -> RolloutResult:
         rollout_id = rollout_id or new_rollout_id()
+        # A plan with nothing to deploy (a redelivered job, once the execution is done) runs
+        # here: it only verifies, and needs no execution of its own.
+        if self.handoff is not None and the_plan.waves:
+            rollout = self.rollout(the_plan, lock, rollout_id, task_definitions=task_definitions)
+            rollout.record.result.execution = self.handoff.hand_off(rollout, lock)
+            return rollout.record.result
         # Every run notifies, whichever entry point started it; the notifier never fails it.
         run = RunContext(rollout_id, the_plan.environment, self.actor)
         with notified(self.sink, self.notifier(self.config, run)) as sink:

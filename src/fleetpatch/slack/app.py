@@ -25,6 +25,7 @@ from slack_bolt import Ack, App
 from fleetpatch.config import Config, load_config
 from fleetpatch.journal.sqlite import utc_now
 from fleetpatch.notify.slack import slack_client
+from fleetpatch.rollout.runner import Handoff
 from fleetpatch.slack.blocks import APPROVE, REJECT, usage
 from fleetpatch.slack.commands import Usage, parse
 from fleetpatch.slack.jobs import Launcher, ThreadLauncher
@@ -42,12 +43,19 @@ def build_worker(
     launcher: Launcher | None = None,
     now: Callable[[], datetime] = utc_now,
     poll_interval: float = 5.0,
+    handoff: Handoff | None = None,
 ) -> Worker:
-    """The worker alone: what a launcher elsewhere needs to run a job (`run_job`)."""
+    """The worker alone: what a launcher elsewhere needs to run a job (`run_job`);
+    `handoff`: where the job's waves run (None: here)."""
     loaded = config if isinstance(config, Config) else load_config(_path(config))
     client = slack_client(bot_token, api_url)
     return Worker(
-        loaded, client, launcher or ThreadLauncher(), now=now, poll_interval=poll_interval
+        loaded,
+        client,
+        launcher or ThreadLauncher(),
+        now=now,
+        poll_interval=poll_interval,
+        handoff=handoff,
     )
 
 

@@ -9,12 +9,15 @@ or HTTP API) or a Lambda function URL. The same Bolt app as `fleetpatch slack se
   listener (the worker's decision).
 - a run the worker starts (a rollout, promote or rollback, minutes long) is one more
   asynchronous invocation, `{"fleetpatch_slack_job": Job.to_json()}`, which runs
-  `Worker.run_job` (jobs.py: a job is plain data for this reason).
+  `Worker.run_job` (jobs.py: a job is plain data for this reason). With
+  FLEETPATCH_STATE_MACHINE_ARN set (deploy/template.yaml sets it), that invocation plans and
+  authorizes the run as the person who asked, then hands its waves to the rollout state
+  machine (workflow/handoff.py): a rollout outlasts an invocation's 15 minutes.
 
 Secrets: SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET, or the Secrets Manager secret named by
 FLEETPATCH_SLACK_SECRET (fleetpatch.secrets); SLACK_API_URL overrides the Web API's base URL.
 The app is built once per warm container (Bolt's auth.test at start runs once, not per event).
-The journal must be somewhere every invocation reaches (issue 10: the AWS journal store).
+The journal must be somewhere every invocation reaches: `journal = "dynamodb://TABLE"`.
 """
 
 from __future__ import annotations
@@ -118,6 +121,8 @@ def _build(
     runner = app.listener_runner.lazy_listener_runner
     assert isinstance(runner, LambdaLazyListenerRunner)
     runner.lambda_client = client
+    from fleetpatch.workflow.handoff import handoff_from_environment
+
     job_worker = build_worker(
         config,
         bot_token=secrets.bot_token,
@@ -125,6 +130,9 @@ def _build(
         launcher=launcher,
         now=now,
         poll_interval=poll_interval,
+        # A job's waves go to the rollout state machine when the stack names it: a rollout
+        # outlasts the 15 minutes of this invocation.
+        handoff=handoff_from_environment(environ, "slack"),
     )
     return {"handler": request_handler, "worker": job_worker}
 

@@ -43,7 +43,7 @@ from fleetpatch.notify import Notifier, RunContext, SlackPoster
 from fleetpatch.notify.blocks import Block
 from fleetpatch.rollout.executor import RolloutOptions
 from fleetpatch.rollout.plan import Plan
-from fleetpatch.rollout.runner import Runner
+from fleetpatch.rollout.runner import Handoff, Runner
 from fleetpatch.rollout.waits import PollPolicy
 from fleetpatch.slack import blocks as b
 from fleetpatch.slack.actions import current_target, plan_of, plan_rollout, run_action
@@ -63,6 +63,9 @@ class Worker:
     now: Callable[[], datetime] = utc_now
     # First poll interval of a run's deployments (seconds); tests on a fast simulator lower it.
     poll_interval: float = 5.0
+    # Where an authorized run's waves go: None = this process (`slack serve`); on Lambda the
+    # rollout state machine (workflow/handoff.py), as a rollout outlasts an invocation.
+    handoff: Handoff | None = None
     replies: Replies = field(init=False)
 
     def __post_init__(self) -> None:
@@ -303,6 +306,14 @@ class Worker:
                 said = str(failure) if failure is not None else type(exc).__name__
                 self.replies.post(channel, b.refusal(f"The run stopped: {said}"), thread)
                 return
+        if result.execution is not None:
+            name = result.execution.rsplit(":", 1)[-1]
+            said = (
+                f"{job.action} {result.rollout_id} runs as Step Functions execution {name}; "
+                "its progress is posted where [notifications.slack] says"
+            )
+            self.replies.post(channel, b.notice(said), thread)
+            return
         filename, content, title = report_file(self.config, job.environment, self.now)
         verdict = "verified" if result.ok else "NOT all verified"
         comment = f"{title}: {job.action} {result.rollout_id} {verdict}"
@@ -333,6 +344,7 @@ class Worker:
             actor=who.actor,
             principal=who,
             request_id=request_id,
+            handoff=self.handoff,
         )
 
     def _principal(self, user: str, name: str, environment: str) -> Principal:

@@ -56,6 +56,11 @@ WORKFLOW_POLL = PollPolicy(interval=30.0, max_interval=300.0, backoff=1.5)
 WORKFLOW_LOCK_TTL = timedelta(minutes=15)
 
 
+def workflow_lock_owner(rollout_id: str) -> str:
+    """Who holds the environment's lock while an execution runs the rollout."""
+    return f"workflow {rollout_id}"
+
+
 class TransientStepError(Exception):
     """AWS was busy (throttled, a 5xx): the state machine retries the step
     (its Retry names this class, `fleetpatch.workflow.steps.TransientStepError`)."""
@@ -218,11 +223,13 @@ class RolloutSteps:
         journaled = self._journaled_plan(rollout_id, environment)
         if journaled is None:
             raise UserError(f"no plan journaled for rollout {rollout_id} in {environment}")
-        the_plan, actor = journaled
+        the_plan, actor, task_definitions = journaled
         lock = self.journal.refresh_lock(lock_from_json(event["lock"]))
         runner = self._runner(event)
         runner.actor = actor
-        rollout = runner.rollout(the_plan, lock, rollout_id, sink=self.sink)
+        rollout = runner.rollout(
+            the_plan, lock, rollout_id, sink=self.sink, task_definitions=task_definitions
+        )
         rollout.record.recall(self._entries(rollout))
         index = int(event.get("wave", 0))
         if index == 0:
@@ -238,7 +245,7 @@ class RolloutSteps:
 
     def _take_lock(self, environment: str, rollout_id: str) -> Any:
         """The environment's lock for this execution; a retried plan step finds it its own."""
-        owner = f"workflow {rollout_id}"
+        owner = workflow_lock_owner(rollout_id)
         try:
             return self.journal.acquire_lock(environment, owner, self.lock_ttl)
         except LockHeld as held:
@@ -247,11 +254,17 @@ class RolloutSteps:
             why = "the workflow's plan step ran again"
             return self.journal.acquire_lock(environment, owner, self.lock_ttl, take_over=why)
 
-    def _journaled_plan(self, rollout_id: str, environment: str) -> tuple[Plan, str] | None:
-        """The plan the plan step journaled for `rollout_id`, and who started the run."""
+    def _journaled_plan(
+        self, rollout_id: str, environment: str
+    ) -> tuple[Plan, str, dict[str, str]] | None:
+        """The plan journaled for `rollout_id` (by the plan step, or by the process that
+        handed the run off: workflow/handoff.py), who started the run, and the revisions a
+        rollback redeploys."""
         for entry in self.journal.entries(environment=environment, kind=EntryKind.PLAN.value):
-            if entry.rollout_id == rollout_id and "plan" in (entry.details or {}):
-                return plan_from_record(dict(entry.details["plan"])), entry.actor
+            details = entry.details or {}
+            if entry.rollout_id == rollout_id and "plan" in details:
+                revisions = dict(details.get("task_definitions") or {})
+                return plan_from_record(dict(details["plan"])), entry.actor, revisions
         return None
 
     def _new_plan(self, runner: Runner, event: dict[str, Any], rollout_id: str) -> Plan:
@@ -272,7 +285,9 @@ class RolloutSteps:
         check_prerequisites(runner, environment, sidecar, the_plan.target.digest)
         if the_plan.waves:
             runner.preflight(the_plan)
-        runner.authorize("rollout", the_plan, rollout_id, source=event.get("source"))
+        # `source` here is who started the execution (ecr-push ...), not a promote's source
+        # environment: a rollout's approval is asked for and matched without one.
+        runner.authorize("rollout", the_plan, rollout_id)
         return the_plan
 
     def _tell(self, rollout: Rollout, replay: list[Event] | None, new: list[Event]) -> None:
