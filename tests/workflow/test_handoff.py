@@ -19,8 +19,11 @@ from fleetpatch.chatbot.handler import make_handler as chatbot_handler
 from fleetpatch.config import load_config
 from fleetpatch.journal import EntryKind, LockHeld, SqliteJournal
 from fleetpatch.rollout.executor import RolloutOptions
+from fleetpatch.rollout.rollback import rollback
+from fleetpatch.rollout.runner import Runner
 from fleetpatch.sim import Simulator
-from fleetpatch.workflow.handoff import STATE_MACHINE_ENV_VAR
+from fleetpatch.slack.actions import rollout_environment
+from fleetpatch.workflow.handoff import STATE_MACHINE_ENV_VAR, StateMachineHandoff
 from tests.chatbot.fake_lambda import FakeLambda, LambdaContext
 from tests.conftest import small_scenario
 from tests.inventory.helpers import render_config
@@ -156,3 +159,38 @@ def test_a_state_machine_arn_that_is_not_one_is_the_reply(
 def _machine(states: Any) -> str:
     [machine] = states.list_state_machines()["stateMachines"]
     return str(machine["stateMachineArn"])
+
+
+def test_a_handed_off_rollback_completes_in_its_execution(
+    sim: Simulator, states: Any, config_path: Path, tmp_path: Path
+) -> None:
+    config = load_config(tmp_path / "fleetpatch.toml")
+    with SqliteJournal(config_path, clock=sim.clock.now) as journal:
+        runner = Runner(
+            config,
+            journal,
+            clock=SimClock(sim),
+            now=sim.clock.now,
+            options=RolloutOptions(poll=FAST_POLL),
+        )
+        assert rollout_environment(runner, "dev").ok
+        runner.handoff = StateMachineHandoff(states, _machine(states), source="cli")
+        handed = rollback(runner, "dev")
+        rollout_id = handed.rollout.rollout_id
+        assert handed.rollout.execution is not None
+        kinds = [e.kind for e in journal.entries(environment="dev") if e.rollout_id == rollout_id]
+    # Started, re-tagged, handed off; not completed: its waves have not run yet.
+    assert EntryKind.ROLLBACK_STARTED in kinds and EntryKind.ROLLBACK_COMPLETED not in kinds
+    execution = states.describe_execution(executionArn=handed.rollout.execution)
+
+    result = interpreter(sim, config).start("rollout", rollout_id, json.loads(execution["input"]))
+
+    assert result.status == "SUCCEEDED", result.error
+    with SqliteJournal(config_path, clock=sim.clock.now) as journal:
+        mine = [e for e in journal.entries(environment="dev") if e.rollout_id == rollout_id]
+    [completed] = [e for e in mine if e.kind == EntryKind.ROLLBACK_COMPLETED]
+    assert completed.details["ok"] is True and completed.details["verified"] == 3
+    assert completed.digest_after == handed.digest != handed.digest_before
+    assert Counter(e.service for e in mine if e.kind == EntryKind.DEPLOYMENT_STARTED) == Counter(
+        {"main/api": 1, "main/web": 1, "main/worker": 1}
+    )

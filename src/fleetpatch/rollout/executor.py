@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from fleetpatch.inventory.registry import EcrRegistry, Registry
-from fleetpatch.journal import JournalStore, Lock, current_user
+from fleetpatch.journal import Entry, EntryKind, JournalStore, Lock, current_user
 from fleetpatch.rollout import ecs as ecs_api
 from fleetpatch.rollout.conclude import (
     record_failure,
@@ -147,6 +147,19 @@ class Rollout:
         self.record.sink = sink
 
     # --- the loop ---------------------------------------------------------------------------
+
+    def recall(self, entries: list[Entry]) -> None:
+        """What earlier steps of this run journaled (a workflow runs each step in a process
+        of its own): the results so far, and the deployments already announced, so that a
+        pass announces each deployment once, not once per step."""
+        self.record.recall(entries)
+        self._announced.update(
+            entry.deployment_id
+            for entry in entries
+            if entry.rollout_id == self.rollout_id
+            and entry.kind is EntryKind.DEPLOYMENT_STARTED
+            and entry.deployment_id is not None
+        )
 
     def run(self) -> RolloutResult:
         self.record.planned(self.options.task_definitions)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +37,7 @@ from fleetpatch.core.images import RegistryLocation, configured_location, parse_
 from fleetpatch.core.snapshot import EnvironmentSnapshot
 from fleetpatch.errors import UserError
 from fleetpatch.inventory.registry import Registry, RegistryError
-from fleetpatch.journal import Entry, EntryKind, previous_digest
+from fleetpatch.journal import Entry, EntryKind, NewEntry, previous_digest
 from fleetpatch.rollout import ecs as ecs_api
 from fleetpatch.rollout import rollback_path
 from fleetpatch.rollout.events import Event
@@ -138,22 +138,51 @@ def rollback(
                 the_plan = _pinned(the_plan, path)
                 runner.sink.emit(Event("rollback_path", path.to_json()))
         result = runner.execute(the_plan, lock, rollout_id=rollout_id, task_definitions=revisions)
-        runner.record(
-            EntryKind.ROLLBACK_COMPLETED,
-            environment,
-            sidecar=sidecar.name,
-            digest_before=current,
-            digest_after=digest,
-            target_digest=digest,
-            rollout_id=rollout_id,
-            details={
-                "ok": result.ok,
-                "verified": len(result.with_status("verified")),
-                "failed": [r.key for r in result.with_status("failed")],
-                **path.to_json(),
-            },
-        )
+        # Handed to a Step Functions execution, the rollback completes there: its finish
+        # step journals this (rollback_completed), once the waves are done.
+        if result.execution is None:
+            runner.journal.append(
+                rollback_completed(
+                    environment,
+                    sidecar.name,
+                    current,
+                    digest,
+                    rollout_id,
+                    result,
+                    path.to_json(),
+                    runner.actor,
+                )
+            )
     return RollbackResult(digest, current, found_in, the_plan, result, moved, revisions, path)
+
+
+def rollback_completed(
+    environment: str,
+    sidecar: str,
+    digest_before: str | None,
+    digest_after: str,
+    rollout_id: str,
+    result: RolloutResult,
+    path: Mapping[str, str],
+    actor: str,
+) -> NewEntry:
+    """The journal's `rollback_completed`: the rollback's outcome, after its waves."""
+    return NewEntry(
+        kind=EntryKind.ROLLBACK_COMPLETED,
+        environment=environment,
+        actor=actor,
+        sidecar=sidecar,
+        digest_before=digest_before,
+        digest_after=digest_after,
+        target_digest=digest_after,
+        rollout_id=rollout_id,
+        details={
+            "ok": result.ok,
+            "verified": len(result.with_status("verified")),
+            "failed": [r.key for r in result.with_status("failed")],
+            **path,
+        },
+    )
 
 
 def _retag(

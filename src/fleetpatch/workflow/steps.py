@@ -37,6 +37,7 @@ from fleetpatch.rollout.events import Event, EventSink, NullSink
 from fleetpatch.rollout.executor import Rollout, RolloutOptions
 from fleetpatch.rollout.plan import Mode, Plan, Wave
 from fleetpatch.rollout.plan_record import plan_from_record
+from fleetpatch.rollout.rollback import rollback_completed
 from fleetpatch.rollout.runner import Runner
 from fleetpatch.rollout.waits import PollPolicy
 from fleetpatch.workflow.state import (
@@ -167,6 +168,7 @@ class RolloutSteps:
         rollout, _ = self._rollout({**event, "wave": 0})
         result = rollout.record.result
         rollout.record.finished()
+        self._rollback_completed(rollout)
         self.journal.release_lock(lock_from_json(event["lock"]))
         self._tell(rollout, None, [Event("finished", {"ok": result.ok})])
         return {
@@ -230,7 +232,7 @@ class RolloutSteps:
         rollout = runner.rollout(
             the_plan, lock, rollout_id, sink=self.sink, task_definitions=task_definitions
         )
-        rollout.record.recall(self._entries(rollout))
+        rollout.recall(self._entries(rollout))
         index = int(event.get("wave", 0))
         if index == 0:
             return rollout, Wave(0, False, the_plan.done)
@@ -239,6 +241,28 @@ class RolloutSteps:
     def _progress(self, rollout: Rollout, wave: Wave, event: dict[str, Any]) -> tuple[Any, float]:
         steps = open_steps(wave, self._entries(rollout), rollout.rollout_id)
         return progress_from_json(wave, dict(event["progress"]), steps)
+
+    def _rollback_completed(self, rollout: Rollout) -> None:
+        """A rollback handed off to the workflow (rollback.py) completes here, as it would at
+        the end of `fleetpatch rollback`; once, however often the finish step runs."""
+        mine = [e for e in self._entries(rollout) if e.rollout_id == rollout.rollout_id]
+        started = [e for e in mine if e.kind is EntryKind.ROLLBACK_STARTED]
+        if not started or any(e.kind is EntryKind.ROLLBACK_COMPLETED for e in mine):
+            return
+        begun = started[-1]
+        path = {k: str(v) for k, v in (begun.details or {}).items() if k in ("path", "why")}
+        self.journal.append(
+            rollback_completed(
+                rollout.plan.environment,
+                begun.sidecar or rollout.plan.sidecar,
+                begun.digest_before,
+                rollout.plan.target.digest,
+                rollout.rollout_id,
+                rollout.record.result,
+                path,
+                rollout.record.actor,
+            )
+        )
 
     def _entries(self, rollout: Rollout) -> list[Any]:
         return self.journal.entries(environment=rollout.plan.environment)
