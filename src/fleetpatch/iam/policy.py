@@ -132,6 +132,7 @@ def target_statements(config: Config, environments: Sequence[Environment]) -> li
         [f"arn:{_where(e).arn_partition}:iam::{e.account_id}:role/*"] for e in environments
     )
     repositories = _unique(_repositories(config, e) for e in environments)
+    own_registries = _unique([repository_arn(e.account_id, e.region, "*")] for e in environments)
     excluded = _unique(_service_patterns(e, "service", excluded=True) for e in environments)
 
     statements = [
@@ -199,6 +200,11 @@ def target_statements(config: Config, environments: Sequence[Environment]) -> li
             # Re-tagging (promote, rollback) and `hold`'s in-use tags.
             _allow("EcrTagImages", ["ecr:PutImage", "ecr:BatchDeleteImage"], repositories),
         ]
+    # Before a forced new deployment, every other container's tag is resolved where it
+    # lives, to prove only the sidecar changes (rollout/others.py): the services' own
+    # repositories, which the config does not name. Reads of the environment's own ECR;
+    # an app image in another account needs that repository added by hand (docs/iam.md).
+    statements.append(_allow("EcrResolveOtherTags", ["ecr:BatchGetImage"], own_registries))
     # SAR: inspector2:ListFindings has no resource type.
     statements.append(_allow("InspectorFindings", ["inspector2:ListFindings"], "*"))
     if excluded:
