@@ -13,14 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from fleetpatch.config import load_config
+from fleetpatch.cli.app import run
+from fleetpatch.config import Config, load_config
 from fleetpatch.demo import TIME_SCALE, Demo
 from fleetpatch.iam import Hub, allows, checks, operation, policy_document
 from fleetpatch.iam.arns import Where
 from fleetpatch.sim import Simulator
 from fleetpatch.sim.credentials import BASE_ACCOUNT
-from tests.conftest import TALK_SCENARIO
+from tests.conftest import TALK_SCENARIO, small_scenario
 from tests.iam.recorder import Call, recording
+from tests.inventory.helpers import render_config
 
 
 def test_the_talks_story_makes_only_calls_the_generated_policies_allow(
@@ -48,23 +50,46 @@ def test_the_talks_story_makes_only_calls_the_generated_policies_allow(
     ]:
         assert expected in operations, sorted(operations)
 
+    _assert_allowed(calls, config, hub)
+
+
+def test_a_pinned_rollout_and_its_rollback_make_only_allowed_calls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Pin mode registers task definition revisions (tagged with the rollout's owner tags):
+    # RegisterTaskDefinition and its tag-on-create authorization, which the demo never needs.
+    monkeypatch.setenv("FLEETPATCH_JOURNAL", str(tmp_path / "journal.sqlite"))
+    with Simulator(small_scenario(), time_scale=600) as sim, recording(monkeypatch) as rec:
+        path = render_config(sim, tmp_path / "fleetpatch.toml")
+        base = ["--config", str(path)]
+        fast = ["--yes", "--poll-interval", "0.05"]
+        assert run([*base, "rollout", "--env", "dev", "--pin", *fast]) == 0
+        assert run([*base, "rollback", "--env", "dev", *fast]) == 0
+    config = load_config(path)
+    operations = {(c.service, c.operation) for c in rec.calls}
+    assert ("ecs", "RegisterTaskDefinition") in operations, sorted(operations)
+    assert any(c.params.get("tags") for c in rec.calls if c.operation == "RegisterTaskDefinition")
+    hub = Hub.from_config(config, account_id=BASE_ACCOUNT, region="eu-west-1")
+    _assert_allowed(rec.calls, config, hub)
+
+
+def _assert_allowed(calls: list[Call], config: Config, hub: Hub) -> None:
     problems = [problem for call in calls if (problem := _problem(call, config, hub))]
     assert not problems, "\n".join(sorted(set(problems)))
 
 
-def _problem(call: Call, config: object, hub: Hub) -> str | None:
+def _problem(call: Call, config: Config, hub: Hub) -> str | None:
     row = operation(call.service, call.operation)
     name = f"{call.service}:{call.operation}"
     if row is None:
         return f"{name}: no row in fleetpatch/iam/actions.py"
-    assert hasattr(config, "environment")
     if call.environment is None:
         role, where = "hub", Where(hub.account_id or "", call.region)
-        policy = policy_document(config, "hub", None, hub=hub)  # type: ignore[arg-type]
+        policy = policy_document(config, "hub", None, hub=hub)
     else:
         env = config.environment(call.environment)
         role, where = "target", Where(env.account_id, call.region)
-        policy = policy_document(config, "target", call.environment)  # type: ignore[arg-type]
+        policy = policy_document(config, "target", call.environment)
     for check in checks(call.service, call.operation, call.params, where):
         if not allows(policy, check.action, check.resource, check.context):
             context = f" with {dict(check.context)}" if check.context else ""
