@@ -18,11 +18,13 @@ from fleetpatch.config import Config, load_config
 from fleetpatch.demo import TIME_SCALE, Demo
 from fleetpatch.iam import Hub, allows, checks, operation, policy_document
 from fleetpatch.iam.arns import Where
+from fleetpatch.journal import SqliteJournal
 from fleetpatch.sim import Simulator
 from fleetpatch.sim.credentials import BASE_ACCOUNT
 from tests.conftest import TALK_SCENARIO, small_scenario
 from tests.iam.recorder import Call, recording
 from tests.inventory.helpers import render_config
+from tests.rollout.helpers import start_canary_then_hang
 
 
 def test_the_talks_story_makes_only_calls_the_generated_policies_allow(
@@ -69,6 +71,26 @@ def test_a_pinned_rollout_and_its_rollback_make_only_allowed_calls(
     operations = {(c.service, c.operation) for c in rec.calls}
     assert ("ecs", "RegisterTaskDefinition") in operations, sorted(operations)
     assert any(c.params.get("tags") for c in rec.calls if c.operation == "RegisterTaskDefinition")
+    hub = Hub.from_config(config, account_id=BASE_ACCOUNT, region="eu-west-1")
+    _assert_allowed(rec.calls, config, hub)
+
+
+def test_an_abort_and_inspector_findings_make_only_allowed_calls(
+    sim: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = render_config(sim, tmp_path / "fleetpatch.toml")
+    path.write_text(f'journal = "{tmp_path / "journal.sqlite"}"\n\n' + path.read_text())
+    config = load_config(path)
+    with recording(monkeypatch) as rec:
+        with SqliteJournal(tmp_path / "journal.sqlite") as journal:
+            start_canary_then_hang(sim, config, journal)
+        assert run(["--config", str(path), "abort", "--env", "dev"]) == 0
+        assert (
+            run(["--config", str(path), "findings", "--env", "dev", "--source", "inspector"]) == 0
+        )
+    operations = {(c.service, c.operation) for c in rec.calls}
+    assert ("ecs", "StopServiceDeployment") in operations, sorted(operations)
+    assert ("inspector2", "ListFindings") in operations, sorted(operations)
     hub = Hub.from_config(config, account_id=BASE_ACCOUNT, region="eu-west-1")
     _assert_allowed(rec.calls, config, hub)
 
