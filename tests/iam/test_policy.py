@@ -237,3 +237,14 @@ def test_a_glob_as_an_iam_pattern_matches_at_least_what_the_glob_matches(
 
     if fnmatch.fnmatchcase(name, glob):
         assert wildcard_match(iam_pattern(glob), name)
+
+
+def test_a_denied_call_can_name_the_statement_that_would_allow_it() -> None:
+    from fleetpatch.iam import matching_sids
+
+    config = make_config([env()], journal="dynamodb://fleetpatch-journal")
+    hub = Hub(account_id="999999999999", region="eu-west-1", table="fleetpatch-journal")
+    policy = policy_document(config, "hub", hub=hub)
+    table = "arn:aws:dynamodb:eu-west-1:999999999999:table/fleetpatch-journal"
+    assert matching_sids(policy, "dynamodb:DescribeTable", table) == ["JournalTable"]
+    assert matching_sids(policy, "dynamodb:DescribeTable", table + "-other") == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 import typer
@@ -9,7 +10,7 @@ import typer
 from fleetpatch.cli.context import load_from_context
 from fleetpatch.cli.output import print_json, print_note
 from fleetpatch.errors import UserError
-from fleetpatch.iam.policy import ROLES, hub_from_process, policy_document
+from fleetpatch.iam.policy import ROLES, Hub, policy_document
 
 ROLE_HELP = (
     "hub: where fleetpatch runs (assumes the target roles; journal table, anchor bucket, "
@@ -49,7 +50,8 @@ def iam_policy_command(
     config = load_from_context(ctx)
     if env is not None:
         config.environment(env)  # one line naming the configured environments
-    hub = hub_from_process(config, account_id=hub_account, region=hub_region)
+    # The hub's resources as the Lambda functions see them: the same environment variables.
+    hub = Hub.from_config(config, os.environ, account_id=hub_account, region=hub_region)
     document = policy_document(config, role, env, hub=hub)
     if not as_json:
         scope = f"environment {env}" if env else "every environment"

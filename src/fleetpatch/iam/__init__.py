@@ -2,7 +2,7 @@
 and a small evaluator to check one against the other (docs/iam.md)."""
 
 from fleetpatch.iam.actions import OPERATIONS, Check, Operation, checks, operation
-from fleetpatch.iam.evaluate import allows
+from fleetpatch.iam.evaluate import allows, matching_sids
 from fleetpatch.iam.policy import ROLES, Hub, policy_document
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "Operation",
     "allows",
     "checks",
+    "matching_sids",
     "operation",
     "policy_document",
 ]

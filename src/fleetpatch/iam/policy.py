@@ -16,7 +16,6 @@ for the actions the Service Authorization Reference lists without a resource typ
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -335,8 +334,3 @@ def _allow(
 def _unique(groups: Iterable[Iterable[str]]) -> list[str]:
     """The items of `groups` in order, each once."""
     return list(dict.fromkeys(item for group in groups for item in group))
-
-
-def hub_from_process(config: Config, **where: str | None) -> Hub:
-    """The hub as this process's environment variables describe it (the CLI's view)."""
-    return Hub.from_config(config, os.environ, **where)
