@@ -113,6 +113,10 @@ def _register_groups() -> None:
 
     register_approvals(app)
 
+    from fleetpatch.cli.iam import register as register_iam  # iam-policy
+
+    register_iam(app)
+
     from fleetpatch.cli.slack import register as register_slack  # slack serve
 
     register_slack(app)
