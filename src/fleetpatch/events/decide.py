@@ -2,7 +2,7 @@
 
     concern = concerned(event, config)       # which sidecar and environments, or Ignore
     facts = observe(...)                     # observe.py: where tags point, proofs, findings
-    actions = decide(event, config, facts)   # StartRollout | RequestApproval | Post* | Skip | Ignore
+    actions = decide(event, config, facts)   # StartRollout, RequestApproval, Post..., Skip
 
 The rules (docs/automation.md):
 - A push of a configured sidecar's moving tag concerns the `auto = true` environments whose
@@ -175,7 +175,9 @@ def concerned(event: AutomationEvent, config: Config) -> Concern | Ignore | list
     fed = tuple(e for e in config.environments if _pulls_from(e, sidecar, event.origin))
     if not fed:
         host = ecr_host(event.origin.account, event.origin.region)
-        return Ignore(f"{host}/{event.repository}: no configured environment's sidecar is from there")
+        return Ignore(
+            f"{host}/{event.repository}: no configured environment's sidecar is from there"
+        )
     if isinstance(event, FindingChanged):
         return Concern(sidecar, fed)
     auto = tuple(e for e in fed if e.auto)
@@ -224,9 +226,7 @@ def _scheduled(concern: Concern, facts: Facts) -> list[Action]:
     return actions
 
 
-def _scanned(
-    event: ScanCompleted, concern: Concern, config: Config, facts: Facts
-) -> list[Action]:
+def _scanned(event: ScanCompleted, concern: Concern, config: Config, facts: Facts) -> list[Action]:
     trigger = "ecr-scan" if event.scanner == "ecr" else "inspector-scan"
     names = tuple(e.name for e in concern.environments)
     actions: list[Action] = []
@@ -248,7 +248,9 @@ def _scanned(
 
 def _finding(event: FindingChanged, concern: Concern, facts: Facts) -> list[Action]:
     if event.status != "ACTIVE":
-        return [Ignore(f"{event.vulnerability_id} on {short_digest(event.digest)} is {event.status}")]
+        return [
+            Ignore(f"{event.vulnerability_id} on {short_digest(event.digest)} is {event.status}")
+        ]
     actions: list[Action] = []
     for env in concern.environments:
         services = facts.running.get(env.name, ())

@@ -28,7 +28,9 @@ from typing import Any, Literal
 
 _DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 _ACCOUNT_RE = re.compile(r"^[0-9]{12}$")
-_REPOSITORY_ARN_RE = re.compile(r"^arn:aws[a-z-]*:ecr:[a-z0-9-]+:[0-9]{12}:repository/(?P<name>.+)$")
+_REPOSITORY_ARN_RE = re.compile(
+    r"^arn:aws[a-z-]*:ecr:[a-z0-9-]+:[0-9]{12}:repository/(?P<name>.+)$"
+)
 
 
 class MalformedEvent(ValueError):
