@@ -238,7 +238,7 @@ def _scanned(event: ScanCompleted, concern: Concern, config: Config, facts: Fact
             )
         )
         why = f"the scan of {short_digest(event.digest)} has new critical findings"
-        return actions + [Skip(name, why + ": not started") for name in names]
+        return actions + [Skip(name, why) for name in names]
     if not config.automation.wait_for_scan:
         return [Ignore("wait_for_scan is off: the push started what it could")]
     for env in concern.environments:

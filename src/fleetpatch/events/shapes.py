@@ -26,7 +26,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-_DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+# The OCI image spec's digest grammar (algorithm ":" encoded), as ECR and Inspector send it.
+_DIGEST_RE = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
 _ACCOUNT_RE = re.compile(r"^[0-9]{12}$")
 _REPOSITORY_ARN_RE = re.compile(
     r"^arn:aws[a-z-]*:ecr:[a-z0-9-]+:[0-9]{12}:repository/(?P<name>.+)$"
@@ -211,7 +212,7 @@ def _text(data: Mapping[str, Any], key: str) -> str:
 def _digest(data: Mapping[str, Any], key: str) -> str:
     value = _text(data, key)
     if not _DIGEST_RE.match(value):
-        raise MalformedEvent(f"{key} {value[:80]!r} is not a sha256 digest")
+        raise MalformedEvent(f"{key} {value[:80]!r} is not an image digest")
     return value
 
 
