@@ -261,3 +261,19 @@ def event_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 def capture(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="fleetpatch.events")
+
+
+def inspector_scan_event(digest: str, critical: int = 0) -> dict[str, Any]:
+    event = copy.deepcopy(fixture("inspector2-scan-ecr"))
+    event.update(account=ACCOUNT, region=REGION)
+    arn = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/fluent-bit"
+    event["resources"] = [arn]
+    event["detail"].update(
+        {
+            "repository-name": arn,
+            "image-digest": digest,
+            "image-tags": ["latest"],
+            "finding-severity-counts": {"CRITICAL": critical, "HIGH": 0, "MEDIUM": 1, "TOTAL": 1},
+        }
+    )
+    return event

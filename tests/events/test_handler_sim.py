@@ -20,6 +20,7 @@ from tests.events.helpers import (
     ecr_scan_event,
     event_lines,
     finding_event,
+    inspector_scan_event,
     push_event,
     running,
     scenario,
@@ -121,6 +122,21 @@ def test_wait_for_scan_holds_the_push_until_a_clean_scan(sim: Simulator, tmp_pat
             [rollout_id("dev", digest), rollout_id("stg", digest)]
         )
         assert {e["source"] for e in handler.executions().values()} == {"ecr-scan"}
+
+
+def test_an_inspector_scan_without_criticals_starts_what_waited_for_it(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    config = write_config(sim, tmp_path, wait_for_scan=True)
+    digest = digest_of(sim, "latest")
+    with running(sim, config) as handler:
+        handler(push_event(digest))
+        handler(inspector_scan_event(digest))
+        handler(inspector_scan_event(digest))  # redelivered
+
+        executions = handler.executions()
+        assert sorted(executions) == sorted([rollout_id("dev", digest), rollout_id("stg", digest)])
+        assert {e["actor"] for e in executions.values()} == {"eventbridge:inspector-scan"}
 
 
 def test_a_scan_with_a_new_critical_finding_starts_nothing_and_says_why(tmp_path: Path) -> None:

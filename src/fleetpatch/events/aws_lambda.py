@@ -38,7 +38,7 @@ from fleetpatch.aws.session import AwsSessions
 from fleetpatch.config import Config, load_config
 from fleetpatch.errors import UserError
 from fleetpatch.events.act import Effects
-from fleetpatch.events.decide import Concern, Ignore, StartRollout, concerned, decide
+from fleetpatch.events.decide import Concern, Ignore, StartRollout, concerned, decide, expand
 from fleetpatch.events.observe import observe
 from fleetpatch.events.shapes import MalformedEvent, Unrecognized, parse_event
 from fleetpatch.journal import open_journal
@@ -75,12 +75,13 @@ def make_handler(
             return {"outcome": "ignored", "reason": parsed.reason}
         try:
             loaded = config()
-            concern = concerned(parsed, loaded)
-            if isinstance(concern, Ignore):
-                log.info("ignored event %s: %s", event_id, concern.reason)
-                return {"outcome": "ignored", "reason": concern.reason}
-            concerns = concern if isinstance(concern, list) else [concern]
-            lines = _run(parsed, loaded, concerns, stepfunctions, environ, now)
+            lines: list[str] = []
+            for one in expand(parsed, loaded):
+                concern = concerned(one, loaded)
+                if isinstance(concern, Ignore):
+                    log.info("ignored event %s: %s", event_id, concern.reason)
+                    return {"outcome": "ignored", "reason": concern.reason}
+                lines += _run(one, loaded, concern, stepfunctions, environ, now)
         except UserError as exc:
             log.error("event %s not handled: %s", event_id, exc)
             raise
@@ -99,7 +100,7 @@ def make_handler(
 def _run(
     event: Any,
     config: Config,
-    concerns: list[Concern],
+    concern: Concern,
     stepfunctions: Any,
     environ: Mapping[str, str] | None,
     now: Callable[[], datetime],
@@ -107,7 +108,7 @@ def _run(
     environ = os.environ if environ is None else environ
     sessions = AwsSessions(config)
     with open_journal(config.journal, clock=now) as journal:
-        facts = observe(event, config, concerns, journal, sessions, now)
+        facts = observe(event, config, concern, journal, sessions, now)
         actions = decide(event, config, facts)
         arn = environ.get(STATE_MACHINE_VARIABLE, "")
         if not arn and any(isinstance(a, StartRollout) for a in actions):

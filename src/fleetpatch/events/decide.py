@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from fleetpatch.config import Config, Environment, Sidecar
 from fleetpatch.core.images import ecr_host, short_digest
@@ -155,14 +155,21 @@ class Concern:
     environments: tuple[Environment, ...]
 
 
-def concerned(event: AutomationEvent, config: Config) -> Concern | Ignore | list[Concern]:
-    """The sidecar and environments an image event is about (the schedule: every sidecar's
-    `auto` environments with `requires`); Ignore with the one reason when none."""
+def expand(event: AutomationEvent, config: Config) -> list[AutomationEvent]:
+    """The schedule, once per configured sidecar; any other event as it is."""
+    if isinstance(event, Scheduled) and event.sidecar is None:
+        return [replace(event, sidecar=s.name) for s in config.sidecars]
+    return [event]
+
+
+def concerned(event: AutomationEvent, config: Config) -> Concern | Ignore:
+    """The sidecar and environments an image event is about (the schedule, for one sidecar
+    (`expand`): its `auto` environments with `requires`); Ignore with the reason when none."""
     if isinstance(event, Scheduled):
         gated = tuple(e for e in config.environments if e.auto and e.requires)
         if not gated:
             return Ignore("no auto environment has requires: the schedule has nothing to check")
-        return [Concern(s, gated) for s in config.sidecars]
+        return Concern(config.sidecar(event.sidecar), gated)
     sidecars = [s for s in config.sidecars if s.repository == event.repository]
     if not sidecars:
         return Ignore(f"repository {event.repository} is no configured sidecar's")
@@ -197,13 +204,12 @@ def _pulls_from(env: Environment, sidecar: Sidecar, origin: Origin) -> bool:
 
 
 def decide(event: AutomationEvent, config: Config, facts: Facts) -> list[Action]:
+    """The actions for one event (the schedule: for one sidecar, see `expand`)."""
     concern = concerned(event, config)
     if isinstance(concern, Ignore):
         return [concern]
     if isinstance(event, Scheduled):
-        assert isinstance(concern, list)
-        return [a for c in concern for a in _scheduled(c, facts)]
-    assert isinstance(concern, Concern)
+        return _scheduled(concern, facts)
     if isinstance(event, ImagePushed):
         if config.automation.wait_for_scan:
             short = short_digest(event.digest)

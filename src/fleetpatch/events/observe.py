@@ -14,7 +14,7 @@ An AWS error is not caught here: the invocation fails and Lambda retries it (aws
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from fleetpatch.approvals import ApprovalDesk
@@ -40,42 +40,41 @@ from fleetpatch.rollout.target import resolve_target
 def observe(
     event: AutomationEvent,
     config: Config,
-    concerns: Sequence[Concern],
+    concern: Concern,
     journal: JournalStore,
     sessions: AwsSessions,
     now: Callable[[], datetime],
 ) -> Facts:
-    names = _with_requirements(config, [e.name for c in concerns for e in c.environments])
+    names = _with_requirements(config, [e.name for e in concern.environments])
     snapshot = collect(config, names, sessions=sessions, clock=now)
     envs = {e.name: e for e in snapshot.environments}
     if isinstance(event, FindingChanged):
-        return _finding_facts(event, config, concerns[0], snapshot, sessions)
+        return _finding_facts(event, config, concern, snapshot, sessions)
     targets: dict[str, str | None] = {}
     done: dict[str, bool] = {}
     proofs: dict[tuple[str, str], str | None] = {}
     requests: dict[str, tuple[str, ...]] = {}
     desk = ApprovalDesk(journal, config, now=now)
-    for concern in concerns:
-        sidecar = concern.sidecar
-        for env in concern.environments:
-            digest = _target(envs.get(env.name), sidecar)
-            targets[env.name] = digest
-            if digest is None:
-                continue
-            here = prove(envs[env.name], sidecar, digest, [])
-            done[env.name] = bool(here.services) and not here.not_on_target
-            for required in env.requires:
-                proofs[(required, digest)] = _proof(
-                    envs.get(required), sidecar, digest, journal, config, now
-                )
-            requests[env.name] = tuple(
-                r.id
-                for r in desk.requests(env.name)
-                if r.action == "rollout" and r.target_digest == digest
+    sidecar = concern.sidecar
+    for env in concern.environments:
+        digest = _target(envs.get(env.name), sidecar)
+        targets[env.name] = digest
+        if digest is None:
+            continue
+        here = prove(envs[env.name], sidecar, digest, [])
+        done[env.name] = bool(here.services) and not here.not_on_target
+        for required in env.requires:
+            proofs[(required, digest)] = _proof(
+                envs.get(required), sidecar, digest, journal, config, now
             )
+        requests[env.name] = tuple(
+            r.id
+            for r in desk.requests(env.name)
+            if r.action == "rollout" and r.target_digest == digest
+        )
     criticals: tuple[str, ...] | None = ()
     if isinstance(event, ScanCompleted) and event.critical > 0:
-        criticals = _new_criticals(event, concerns[0], snapshot, sessions)
+        criticals = _new_criticals(event, concern, snapshot, sessions)
     return Facts(
         targets=targets, proofs=proofs, done=done, requests=requests, new_criticals=criticals
     )

@@ -79,6 +79,9 @@ class FindingChanged:
 class Scheduled:
     time: str
     rule: str
+    # The sidecar whose environments this check is for: the handler decides the schedule once
+    # per configured sidecar (decide.expand), since each has its own tag and proofs.
+    sidecar: str | None = None
 
 
 @dataclass(frozen=True)
