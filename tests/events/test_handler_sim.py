@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from botocore.exceptions import ClientError
 
 from fleetpatch.events.decide import rollout_id
 from fleetpatch.journal import SqliteJournal
@@ -207,3 +208,39 @@ def test_the_schedule_starts_a_gated_environment_once_its_proof_is_met(
         )
         assert handler.executions()[rollout_id("stg", digest)]["source"] == "schedule"
         assert handler.posts() == []  # prod requires stg, which has proven nothing yet
+
+        # stg proves it too: prod, which needs approval, is asked once, never started.
+        with SqliteJournal(tmp_path / "journal.sqlite", clock=sim.clock.now) as journal:
+            result, _ = run_rollout(sim, config, journal, environment="stg")
+        assert result.ok
+        sim.advance(config.policy.soak_minutes * 60 + 60)
+        handler(scheduled_event())
+        handler(scheduled_event())
+
+        assert rollout_id("prod", digest) not in handler.executions()
+        posts = handler.posts()
+        assert len(posts) == 1 and "Rollout prod" in texts(posts[0]["blocks"])
+
+
+def test_an_aws_error_while_starting_is_raised_for_lambda_to_retry(
+    sim: Simulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    capture(caplog)
+    config = write_config(sim, tmp_path)
+    digest = digest_of(sim, "latest")
+    with running(sim, config) as handler:
+        right = handler.arn
+        handler.arn = right.replace("fleetpatch-rollout", "deleted-rollout")
+        with pytest.raises(ClientError) as raised:
+            handler(push_event(digest))
+        assert raised.value.response["Error"]["Code"] == "StateMachineDoesNotExist"
+        errors = [
+            r for r in caplog.records if r.name == "fleetpatch.events" and r.levelname == "ERROR"
+        ]
+        assert len(errors) == 1 and "Lambda retries it" in errors[0].getMessage()
+
+        handler.arn = right  # fixed: Lambda's retry of the same event starts what it should
+        handler(push_event(digest))
+        assert sorted(handler.executions()) == sorted(
+            [rollout_id("dev", digest), rollout_id("stg", digest)]
+        )
