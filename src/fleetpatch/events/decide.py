@@ -173,7 +173,11 @@ def concerned(event: AutomationEvent, config: Config) -> Concern | Ignore:
     sidecars = [s for s in config.sidecars if s.repository == event.repository]
     if not sidecars:
         return Ignore(f"repository {event.repository} is no configured sidecar's")
-    sidecar = sidecars[0]
+    # Two sidecars may share a repository name in different registries: the event's own.
+    sidecar = next(
+        (s for s in sidecars if any(_pulls_from(e, s, event.origin) for e in config.environments)),
+        sidecars[0],
+    )
     if isinstance(event, ImagePushed) and event.tag != sidecar.tag:
         pushed = f"tag {event.tag}" if event.tag else "an untagged image"
         return Ignore(
