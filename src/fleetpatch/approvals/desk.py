@@ -138,6 +138,18 @@ class ApprovalDesk:
             raise RuntimeError(f"request id {request_id} already in use")  # uuid collision
         return self.get(request_id)
 
+    def open_request(
+        self, action: Action, the_plan: Plan, requester: Principal, *, source: str | None = None
+    ) -> tuple[ChangeRequest, bool]:
+        """The open request for exactly this plan, else a new one (requester: `requester`);
+        and whether it is new, so that a repeated ask (a Slack retry, a redelivered event)
+        neither duplicates the request nor posts it twice."""
+        fingerprint = plan_fingerprint(action, the_plan, source)
+        for request in reversed(self.requests(the_plan.environment)):
+            if request.is_open and request.action == action and request.fingerprint == fingerprint:
+                return request, False
+        return self.request(action, the_plan, requester, source=source), True
+
     def approve(
         self, request_id: str, approver: Principal, *, current_target: str | None = None
     ) -> ChangeRequest:

@@ -9,6 +9,7 @@ See docs/config.md for the reference of every key.
 """
 
 from fleetpatch.config.approvals import ACTIONS, Action, ApprovalPolicy
+from fleetpatch.config.automation import Automation
 from fleetpatch.config.environments import Credentials, Environment
 from fleetpatch.config.loading import (
     CONFIG_ENV_VAR,
@@ -33,6 +34,7 @@ __all__ = [
     "SEVERITIES",
     "Action",
     "ApprovalPolicy",
+    "Automation",
     "Config",
     "ConfigValueError",
     "Credentials",

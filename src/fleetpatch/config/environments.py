@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import Field, Strict, field_validator, model_validator
 
 from fleetpatch.config.approvals import ApprovalPolicy
+from fleetpatch.config.automation import Flag
 from fleetpatch.config.values import ConfigValueError, Expect, Globs, Name, StrictModel, is_http_url
 from fleetpatch.core.images import ecr_host
 
@@ -70,6 +71,9 @@ class Environment(StrictModel):
     ) = None
     credentials: Credentials = Credentials()
     approvals: ApprovalPolicy = ApprovalPolicy()
+    # A push of a sidecar's moving tag starts a rollout here (or asks for approval, when
+    # rollouts need it): fleetpatch.events, docs/automation.md.
+    auto: Flag = False
 
     @field_validator("endpoint_url")
     @classmethod

@@ -9,6 +9,7 @@ from typing import Annotated
 
 from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
+from fleetpatch.config.automation import Automation
 from fleetpatch.config.environments import Environment
 from fleetpatch.config.notifications import Notifications
 from fleetpatch.config.policy import Policy
@@ -35,6 +36,7 @@ class Config(StrictModel):
         tuple[RegistryEndpoint, ...], Expect("a list of [[registries]] tables")
     ] = ()
     notifications: Notifications = Notifications()
+    automation: Automation = Automation()
 
     # Where the config came from, for messages; set by load_config, None when built in code.
     _source: Path | None = PrivateAttr(default=None)
@@ -82,6 +84,20 @@ class Config(StrictModel):
         slack = self.notifications.slack
         for name in slack.channels if slack is not None else ():
             _check_known(["notifications", "slack", "channels", name], name, names)
+        return self
+
+    @model_validator(mode="after")
+    def _check_automatic_requests(self) -> Config:
+        # An automatic approval request is a Slack message with Approve / Reject buttons:
+        # without a channel nobody would see it, and it would expire unread.
+        for i, env in enumerate(self.environments):
+            asks = env.auto and env.approvals.needed("rollout") > 0
+            if asks and self.notifications.slack_channel(env.name) is None:
+                raise ConfigValueError(
+                    ["environments", i, "auto"],
+                    f"'{env.name}' needs approval, so auto = true asks for it in Slack, but "
+                    "[notifications.slack] names no channel for it: set one, or remove auto",
+                )
         return self
 
     # --- lookups ---------------------------------------------------------------------------

@@ -12,9 +12,14 @@ that point): the plan people approve is built by exactly the code that later run
 
 from __future__ import annotations
 
+import logging
+
+from botocore.exceptions import BotoCoreError, ClientError
+
 from fleetpatch.approvals import ChangeRequest
+from fleetpatch.compliance.clock import OpenDeadline
 from fleetpatch.config import Action
-from fleetpatch.errors import UserError
+from fleetpatch.errors import EnvironmentFailure, UserError
 from fleetpatch.rollout.executor import RolloutResult, new_rollout_id
 from fleetpatch.rollout.others import plan_only_sidecar
 from fleetpatch.rollout.plan import Mode, Plan
@@ -22,6 +27,8 @@ from fleetpatch.rollout.promote import check_prerequisites, promote, running_dig
 from fleetpatch.rollout.rollback import current_digest, find_previous, rollback
 from fleetpatch.rollout.runner import Runner
 from fleetpatch.rollout.target import resolve_target
+
+log = logging.getLogger("fleetpatch.slack")
 
 
 class _Planned(Exception):
@@ -116,3 +123,19 @@ def current_target(runner: Runner, request: ChangeRequest) -> str:
         digest, _ = find_previous(entries, env, sidecar, current_digest(env, sidecar), ecs)
         return digest
     return resolve_target(env, sidecar).digest
+
+
+def plan_fixes(runner: Runner, the_plan: Plan) -> list[OpenDeadline]:
+    """The open deadlines the plan's services have now (the target fixes them), for the plan's
+    message; none (and one log line) when the patch clock can't be read."""
+    from fleetpatch.compliance.status import status_deadlines
+
+    env = the_plan.environment
+    try:
+        snapshot = runner.snapshot(env)
+        deadlines = status_deadlines(runner.config, snapshot, runner.sessions).deadlines
+    except (UserError, EnvironmentFailure, ClientError, BotoCoreError) as exc:
+        log.warning("slack: no patch clock for %s's plan (%s)", env, exc)
+        return []
+    keys = {s.key for s in the_plan.services}
+    return [d for d in deadlines if d.environment == env and keys & set(d.services)]

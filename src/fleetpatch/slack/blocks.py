@@ -12,6 +12,7 @@ replaced (`decided`) by a line saying who decided and when, keeping the rest of 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -57,7 +58,10 @@ def minute(moment: datetime) -> str:
 
 
 def mention(user_id: str) -> str:
-    """A Slack user as Slack shows them (`<@U…>` renders as @name for everyone)."""
+    """A Slack user as Slack shows them (`<@U…>` renders as @name for everyone); anyone else
+    (an IAM identity: the events handler asks for approvals as its role) as plain text."""
+    if re.fullmatch(r"[UW][A-Z0-9]+", user_id) is None:
+        return escape(user_id)
     return f"<@{escape(user_id)}>"
 
 

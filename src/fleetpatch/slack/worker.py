@@ -30,7 +30,6 @@ from fleetpatch.approvals import (
     ApprovalRequired,
     ChangeRequest,
     Principal,
-    plan_fingerprint,
 )
 from fleetpatch.approvals.requests import RequestState
 from fleetpatch.aws.errors import explain
@@ -46,7 +45,7 @@ from fleetpatch.rollout.plan import Plan
 from fleetpatch.rollout.runner import Handoff, Runner
 from fleetpatch.rollout.waits import PollPolicy
 from fleetpatch.slack import blocks as b
-from fleetpatch.slack.actions import current_target, plan_of, plan_rollout, run_action
+from fleetpatch.slack.actions import current_target, plan_fixes, plan_of, plan_rollout, run_action
 from fleetpatch.slack.commands import Command, Usage, parse
 from fleetpatch.slack.jobs import Job, Launcher
 from fleetpatch.slack.replies import Replies, Respond
@@ -153,11 +152,7 @@ class Worker:
         self, desk: ApprovalDesk, action: Action, the_plan: Plan, who: Principal, source: str | None
     ) -> ChangeRequest:
         """The open request for exactly this plan, else a new one (requester: `who`)."""
-        fingerprint = plan_fingerprint(action, the_plan, source)
-        for request in reversed(desk.requests(the_plan.environment)):
-            if request.is_open and request.action == action and request.fingerprint == fingerprint:
-                return request
-        return desk.request(action, the_plan, who, source=source)
+        return desk.open_request(action, the_plan, who, source=source)[0]
 
     def _post_or_say(
         self,
@@ -354,17 +349,7 @@ class Worker:
 
     def _fixes(self, runner: Runner, the_plan: Plan) -> list[OpenDeadline]:
         """The open deadlines the plan's services have now (the target fixes them)."""
-        from fleetpatch.compliance.status import status_deadlines
-
-        env = the_plan.environment
-        try:
-            snapshot = runner.snapshot(env)
-            deadlines = status_deadlines(self.config, snapshot, runner.sessions).deadlines
-        except (UserError, EnvironmentFailure, ClientError, BotoCoreError) as exc:
-            log.warning("slack: no patch clock for %s's plan (%s)", env, exc)
-            return []
-        keys = {s.key for s in the_plan.services}
-        return [d for d in deadlines if d.environment == env and keys & set(d.services)]
+        return plan_fixes(runner, the_plan)
 
     @contextmanager
     def _answering(
