@@ -131,7 +131,8 @@ def test_the_map_reads_every_account_and_region_and_merges_what_the_cli_reads(
     assert states == ["Shards"] + ["InventoryShard"] * 6 + ["Merge"]
     shard_calls = [c.payload for c in machines.calls if c.state == "InventoryShard"]
     assert all(p["step"] == "inventory_shard" and p["run_id"] == RUN_ID for p in shard_calls)
-    assert [p["shard"]["region"] for p in shard_calls] == ["eu-west-1", "us-east-1"] * 3
+    assert shard_calls[0]["shard"] == "111111111111/eu-west-1"
+    assert [p["shard"].split("/")[1] for p in shard_calls] == ["eu-west-1", "us-east-1"] * 3
     output = execution.output
     assert output["failed"] == [] and output["failed_count"] == 0
     assert (output["shards"], output["environments"]) == (6, 7)
@@ -187,7 +188,8 @@ def test_a_shard_that_left_no_snapshot_is_reported_per_environment_by_the_merge(
     handler = make_handler(now=sim.clock.now, config=lambda: config)
     for shard in shards(config):
         if shard["account"] != "333333333333":
-            handler({"step": "inventory_shard", "run_id": RUN_ID, "shard": shard}, None)
+            item = f"{shard['account']}/{shard['region']}"
+            handler({"step": "inventory_shard", "run_id": RUN_ID, "shard": item}, None)
 
     output = handler({"step": "merge", "run_id": RUN_ID}, None)
 
@@ -205,12 +207,12 @@ def test_a_shard_that_left_no_snapshot_is_reported_per_environment_by_the_merge(
         ({}, "not a fleetpatch inventory step: None"),
         ({"step": "merge"}, "run_id must be 1-80 of"),
         ({"step": "merge", "run_id": "../other"}, "run_id must be 1-80 of"),
-        ({"step": "inventory_shard", "run_id": RUN_ID}, "needs a shard with account and region"),
+        ({"step": "inventory_shard", "run_id": RUN_ID}, "needs a shard 'account/Region'"),
         (
             {
                 "step": "inventory_shard",
                 "run_id": RUN_ID,
-                "shard": {"account": "4" * 12, "region": "eu-west-1"},
+                "shard": "444444444444/eu-west-1",
             },
             "no configured environment is in account 444444444444 Region eu-west-1",
         ),
@@ -230,7 +232,7 @@ def test_a_missing_bucket_or_variable_is_one_line_saying_what_to_fix(
     sim, config = fleet
     handler = make_handler(now=sim.clock.now, config=lambda: config)
     monkeypatch.setenv(BUCKET_VARIABLE, "fleetpatch-nowhere")
-    shard = {"step": "inventory_shard", "run_id": RUN_ID, "shard": shards(config)[1]}
+    shard = {"step": "inventory_shard", "run_id": RUN_ID, "shard": "111111111111/us-east-1"}
     with pytest.raises(UserError) as missing:
         handler(shard, None)
     assert str(missing.value) == (
