@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import fields, is_dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any, Union, cast
 
 from fleetpatch.core.snapshot import Snapshot
@@ -53,27 +54,51 @@ def _encode(value: Any) -> Any:
 
 
 def _decode(hint: Any, value: Any) -> Any:
+    return _decoder(hint)(value)
+
+
+Decoder = Callable[[Any], Any]
+
+
+@cache
+def _decoder(hint: Any) -> Decoder:
+    """How to read a value of type `hint` from JSON, worked out once per type (resolving
+    annotations is what decoding costs most; a merge of 1,000 shards reads millions of
+    records)."""
     origin = typing.get_origin(hint)
     if origin in (Union, types.UnionType):
         options = typing.get_args(hint)
-        if value is None and type(None) in options:
-            return None
         (inner,) = [option for option in options if option is not type(None)]
-        return _decode(inner, value)
+        read_inner = _decoder(inner)
+        return lambda value: None if value is None else read_inner(value)
     if isinstance(hint, type) and is_dataclass(hint):
-        if not isinstance(value, Mapping):
-            raise ValueError(f"{hint.__name__}: expected an object, got {value!r}")
-        hints = typing.get_type_hints(hint)
-        known = {f.name for f in fields(hint)}
-        return hint(**{k: _decode(hints[k], v) for k, v in value.items() if k in known})
+        return _record_decoder(hint)
     if origin is tuple:
         args = typing.get_args(hint)
         if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_decode(args[0], item) for item in value)
-        return tuple(_decode(arg, item) for arg, item in zip(args, value, strict=True))
+            read_item = _decoder(args[0])
+            return lambda value: tuple(read_item(item) for item in value)
+        readers = [_decoder(arg) for arg in args]
+        return lambda value: tuple(read(item) for read, item in zip(readers, value, strict=True))
     if hint is datetime:
-        return datetime.fromisoformat(value)
+        return datetime.fromisoformat
     if hint is float:
-        return float(value)
+        return float
     # str, int, bool, Literal[...] and Mapping[str, Any]: JSON holds them as they are.
+    return _same
+
+
+def _record_decoder(record: type) -> Decoder:
+    hints = typing.get_type_hints(record)
+    readers = {f.name: _decoder(hints[f.name]) for f in fields(record)}
+
+    def read(value: Any) -> Any:
+        if not isinstance(value, Mapping):
+            raise ValueError(f"{record.__name__}: expected an object, got {value!r}")
+        return record(**{k: readers[k](v) for k, v in value.items() if k in readers})
+
+    return read
+
+
+def _same(value: Any) -> Any:
     return value
