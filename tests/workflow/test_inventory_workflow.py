@@ -7,6 +7,7 @@ credentials in the environment as Lambda gives a function its role's."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from fleetpatch.workflow.inventory import make_handler, shards
 from fleetpatch.workflow.snapshots import BUCKET_VARIABLE, store_from_environment
 from tests.conftest import small_scenario
 from tests.inventory.helpers import render_config
-from tests.workflow.asl import INVENTORY_FUNCTION, MAX_PAYLOAD, Interpreter
+from tests.workflow.asl import INVENTORY_FUNCTION, MAX_PAYLOAD, Interpreter, StatesError
 
 BUCKET = "fleetpatch-snapshots"
 HUB_ROLE = "arn:aws:iam::999999999999:role/fleetpatch-hub"
@@ -179,6 +180,35 @@ def test_an_account_whose_credentials_are_refused_is_reported_and_the_others_are
     merged = snapshot_from_record(s3_object(f"inventory/{RUN_ID}/snapshot.json"))
     read = [env.name for env in merged.environments if env.error is None]
     assert read == ["dev-eu", "dev-us", "prod-eu", "prod-us", "dev-batch"]
+
+
+def test_lambda_throttling_a_shard_is_retried_by_the_definition_and_reads_it_once(
+    fleet: tuple[Simulator, Config],
+) -> None:
+    sim, config = fleet
+    throttled = {"111111111111/us-east-1": 2, "333333333333/eu-west-1": 1}
+
+    def lambda_throttles(state: str, payload: dict[str, Any]) -> None:
+        shard = payload.get("shard")
+        if state == "InventoryShard" and throttled.get(shard):
+            throttled[shard] -= 1
+            raise StatesError("Lambda.TooManyRequestsException", "Rate Exceeded.")
+
+    handler = make_handler(now=sim.clock.now, config=lambda: config)
+    machines = Interpreter(
+        lambda payload: handler(payload, None),
+        sim.advance,
+        fault=lambda_throttles,
+        function=INVENTORY_FUNCTION,
+    )
+
+    execution = machines.start("inventory", RUN_ID, {})
+
+    assert execution.status == "SUCCEEDED", execution.error
+    assert execution.output["failed"] == [] and execution.output["environments"] == 7
+    attempts = Counter(c.payload["shard"] for c in machines.calls if c.state == "InventoryShard")
+    assert attempts["111111111111/us-east-1"] == 3 and attempts["333333333333/eu-west-1"] == 2
+    assert sum(attempts.values()) == 6 + 3
 
 
 def test_a_shard_that_left_no_snapshot_is_reported_per_environment_by_the_merge(
