@@ -44,12 +44,14 @@ unit: $(VENV)/.installed-dev chromium
 
 test: lint typecheck unit
 
-# The measurements of docs/benchmarks.md, all under AWS's rate limits (~25 minutes in all).
+# The measurements of docs/benchmarks.md (and docs/scale.md), all under AWS's rate limits
+# (~27 minutes in all).
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/simulator.py
 	$(BIN)/python bench/inventory.py
 	$(BIN)/python bench/rollout.py
 	$(BIN)/python bench/workflow.py
+	$(BIN)/python bench/shards.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -5,12 +5,16 @@ would, calling the steps' Lambda handler in-process with the input each state pa
 Only what the definitions use is implemented, each after the ASL specification
 (https://states-language.net/spec.html): Task (a Lambda function ARN, and
 `arn:aws:states:::states:startExecution.sync:2` for a child execution), Choice, Wait, Pass,
-Succeed, Fail; Parameters with `.$` paths, the context object (`$$.Execution.*`), the
+Succeed, Fail, Map (inline: ItemsPath, ItemSelector, MaxConcurrency, ItemProcessor);
+Parameters with `.$` paths, the context object (`$$.Execution.*`, `$$.Map.Item.*`), the
 intrinsics States.Format and States.MathAdd; InputPath, ResultSelector, ResultPath,
 OutputPath; Retry. An unknown construct raises, so a definition can't quietly use something
 this interpreter would get wrong.
 
 Wait states don't sleep: they call `wait(seconds)` (the tests advance the simulator's clock).
+A Map runs its iterations one after another, in item order: each Lambda invocation is a
+process of its own on AWS, so running them side by side here would test sharing memory that
+Step Functions never shares; the results are in item order either way, as the spec says.
 A failed execution can be redriven (RedriveExecution): it starts again at the state that
 failed, with that state's input, `$$.Execution.RedriveCount` one higher.
 """
@@ -31,13 +35,19 @@ DEFINITIONS = Path(fleetpatch.workflow.__file__).parent
 SYNC_START = "arn:aws:states:::states:startExecution.sync:2"
 # The definitions' DefinitionSubstitutions, as deploy/template.yaml gives them.
 STEPS_FUNCTION = "arn:aws:lambda:eu-west-1:111111111111:function:fleetpatch-steps"
+INVENTORY_FUNCTION = "arn:aws:lambda:eu-west-1:111111111111:function:fleetpatch-inventory"
 SUBSTITUTIONS = {
     "StepsFunctionArn": STEPS_FUNCTION,
+    "InventoryFunctionArn": INVENTORY_FUNCTION,
     "WaveStateMachineArn": "arn:aws:states:eu-west-1:111111111111:stateMachine:wave",
 }
 # History events each state adds (Step Functions' GetExecutionHistory): entered + exited,
-# and a Task's scheduled, started, succeeded in between.
-EVENTS = {"Task": 5, "Choice": 2, "Wait": 2, "Pass": 2, "Succeed": 2, "Fail": 1}
+# and a Task's scheduled, started, succeeded in between; a Map's entered, started, succeeded,
+# exited, and each iteration's started and succeeded around its own states' events.
+EVENTS = {"Task": 5, "Choice": 2, "Wait": 2, "Pass": 2, "Succeed": 2, "Fail": 1, "Map": 4}
+MAP_ITERATION_EVENTS = 2
+# An inline Map runs at most 40 iterations at once (Step Functions' "Inline mode").
+INLINE_MAX_CONCURRENCY = 40
 MAX_HISTORY = 25_000
 MAX_PAYLOAD = 256 * 1024
 
@@ -68,6 +78,8 @@ class Execution:
     redrive_count: int = 0
     failed_state: str | None = None
     failed_input: Any = None
+    # The Map item whose ItemSelector is being filled: `$$.Map.Item.{Index,Value}`.
+    map_item: tuple[int, Any] | None = None
 
 
 @dataclass
@@ -81,6 +93,8 @@ class Interpreter:
     calls: list[Call] = field(default_factory=list)
     executions: dict[str, Execution] = field(default_factory=dict)
     largest_payload: int = 0
+    # The Lambda function `lambda_handler` is: a Task naming another one is a mistake.
+    function: str = STEPS_FUNCTION
 
     def definition(self, machine: str) -> dict[str, Any]:
         text = (DEFINITIONS / f"{machine}.asl.json").read_text()
@@ -137,6 +151,7 @@ class Interpreter:
             "Type", "Next", "End", "Comment", "Parameters", "ResultPath", "ResultSelector",
             "InputPath", "OutputPath", "Resource", "Retry", "TimeoutSeconds", "Choices",
             "Default", "Seconds", "SecondsPath", "Error", "Cause", "CausePath",
+            "ItemsPath", "ItemSelector", "MaxConcurrency", "ItemProcessor",
         }  # fmt: skip
         unknown = set(state) - known
         assert not unknown, f"{name}: the test interpreter does not know {unknown}"
@@ -163,6 +178,8 @@ class Interpreter:
             effective = _fill(state["Parameters"], effective, execution)
         if kind == "Pass":
             result = effective
+        elif kind == "Map":
+            result = self._map(execution, name, state, effective)
         elif kind == "Task":
             result = self._task(execution, name, state, effective)
             if "ResultSelector" in state:
@@ -173,6 +190,39 @@ class Interpreter:
         data = _path(data, state.get("OutputPath", "$"), execution)
         self.largest_payload = max(self.largest_payload, len(json.dumps(data)))
         return self._next(state), data
+
+    def _map(self, execution: Execution, name: str, state: dict[str, Any], data: Any) -> Any:
+        items = _path(data, state.get("ItemsPath", "$"), execution)
+        if not isinstance(items, list):
+            raise StatesError("States.Runtime", f"{name}: ItemsPath does not name an array")
+        concurrency = state.get("MaxConcurrency", 0)
+        assert isinstance(concurrency, int) and 0 <= concurrency <= INLINE_MAX_CONCURRENCY, name
+        processor = state["ItemProcessor"]
+        mode = processor.get("ProcessorConfig", {}).get("Mode", "INLINE")
+        assert mode == "INLINE", f"{name}: only inline Maps are implemented"
+        results = []
+        for index, item in enumerate(items):
+            execution.history_events += MAP_ITERATION_EVENTS
+            value = item
+            if "ItemSelector" in state:
+                execution.map_item = (index, item)
+                try:
+                    value = _fill(state["ItemSelector"], data, execution)
+                finally:
+                    execution.map_item = None
+            results.append(self._iteration(execution, processor, value))
+        return results
+
+    def _iteration(self, execution: Execution, processor: dict[str, Any], data: Any) -> Any:
+        """One Map iteration through its own states; a failure fails the Map state."""
+        at = processor["StartAt"]
+        while True:
+            state = processor["States"][at]
+            execution.history_events += EVENTS[state["Type"]]
+            nxt, data = self._state(execution, at, state, data)
+            if nxt is None:
+                return data
+            at = nxt
 
     def _next(self, state: dict[str, Any]) -> str | None:
         return None if state.get("End") else str(state["Next"])
@@ -201,7 +251,7 @@ class Interpreter:
                 assert child.error is not None
                 raise StatesError("States.TaskFailed", f"{child.error.error}: {child.error.cause}")
             return {"Output": child.output, "Status": "SUCCEEDED", "Name": child.name}
-        assert resource == STEPS_FUNCTION, resource
+        assert resource == self.function, resource
         self.calls.append(Call(execution.machine, name, copy.deepcopy(payload)))
         try:
             self.fault(name, payload)
@@ -228,7 +278,7 @@ def _retrier(rules: list[dict[str, Any]], error: str) -> tuple[int, dict[str, An
 
 
 def _context(execution: Execution) -> dict[str, Any]:
-    return {
+    context: dict[str, Any] = {
         "Execution": {
             "Id": f"arn:aws:states:eu-west-1:111111111111:execution:{execution.machine}:"
             f"{execution.name}",
@@ -237,6 +287,10 @@ def _context(execution: Execution) -> dict[str, Any]:
             "RedriveCount": execution.redrive_count,
         }
     }
+    if execution.map_item is not None:
+        index, value = execution.map_item
+        context["Map"] = {"Item": {"Index": index, "Value": value}}
+    return context
 
 
 def _path(data: Any, path: str, execution: Execution) -> Any:
