@@ -151,7 +151,8 @@ def _pip(*args: str) -> None:
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         errors = [line for line in done.stderr.splitlines() if line.startswith("ERROR")]
-        raise PackageError(f"pip install failed: {(errors or ['see pip install ' + ' '.join(args)])[-1]}")
+        last = errors[-1] if errors else f"see pip install {' '.join(args)}"
+        raise PackageError(f"pip install failed: {last}")
 
 
 def _check_config(config: Path) -> None:

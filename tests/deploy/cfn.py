@@ -47,7 +47,7 @@ for _name in _FUNCTIONS:
 
 def load(name: str) -> dict[str, Any]:
     with (DEPLOY / name).open(encoding="utf-8") as handle:
-        data = yaml.load(handle, Loader=TemplateLoader)  # noqa: S506 - SafeLoader's subclass
+        data = yaml.load(handle, Loader=TemplateLoader)  # a SafeLoader
     assert isinstance(data, dict)
     return data
 

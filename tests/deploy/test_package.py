@@ -53,8 +53,7 @@ def test_the_requirements_are_the_tools_dependencies_and_never_the_simulators() 
     assert not pinned & tool.SIMULATOR_ONLY
     # Every line is pinned: the artifact is the one the suite ran with.
     lines = [
-        line.split("#", 1)[0].strip()
-        for line in tool.REQUIREMENTS.read_text("utf-8").splitlines()
+        line.split("#", 1)[0].strip() for line in tool.REQUIREMENTS.read_text("utf-8").splitlines()
     ]
     assert all("==" in line for line in lines if line)
 
@@ -143,8 +142,7 @@ def test_a_missing_config_is_one_line_and_exit_2(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
-        f"error: no config at {tmp_path / 'nope.toml'}: make package "
-        "CONFIG=path/to/fleetpatch.toml"
+        f"error: no config at {tmp_path / 'nope.toml'}: make package CONFIG=path/to/fleetpatch.toml"
     ]
 
 

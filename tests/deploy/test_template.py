@@ -362,6 +362,4 @@ def test_fixtures_are_the_documented_shapes() -> None:
     for path in sorted(Path(FIXTURES).glob("*.json")):
         event = fixture(path.name)
         assert path.name in readme
-        assert {"version", "id", "detail-type", "source", "account", "time", "region"} <= set(
-            event
-        )
+        assert {"version", "id", "detail-type", "source", "account", "time", "region"} <= set(event)
