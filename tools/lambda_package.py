@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import tomllib
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -165,6 +166,14 @@ def _check_config(config: Path) -> None:
         load_config(config)
     except UserError as exc:
         raise PackageError(f"{config}: {exc}") from None
+    # /var/task is read-only and every invocation may run elsewhere: a file journal can't work.
+    journal = tomllib.loads(config.read_text(encoding="utf-8")).get("journal")
+    if isinstance(journal, str) and not journal.startswith("dynamodb://"):
+        raise PackageError(
+            f'{config}: journal = "{journal}" is a file, which Lambda cannot keep: set journal '
+            '= "dynamodb://TABLE" (the stack\'s JournalTableName), or remove it (the stack sets '
+            "FLEETPATCH_JOURNAL)"
+        )
 
 
 def build(config: Path, out: Path, requirements: Path = REQUIREMENTS) -> Sizes:

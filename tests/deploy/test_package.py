@@ -177,3 +177,18 @@ def test_names_compare_as_pip_compares_them(name: str) -> None:
     line = f"{name}==1.0  # why"
     assert tool.requirement_names([line, "", "# comment"]) == [tool.normalize(name)]
     assert tool.normalize(name.upper().replace("-", "_")) == tool.normalize(name)
+
+
+def test_a_config_with_a_file_journal_is_refused_in_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "fleetpatch.toml"
+    config.write_text('journal = "journal.sqlite"\n' + CONFIG.read_text("utf-8"), "utf-8")
+    done = subprocess.run(
+        [sys.executable, str(TOOL), "--config", str(config), "--out", str(tmp_path / "x.zip")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2
+    (line,) = done.stderr.strip().splitlines()
+    assert 'journal = "journal.sqlite" is a file, which Lambda cannot keep' in line
+    assert not (tmp_path / "x.zip").exists()

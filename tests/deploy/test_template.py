@@ -209,6 +209,11 @@ def test_the_journal_table_has_the_contracts_schema_and_survives_mistakes() -> N
     assert p["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
     assert p["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert p["DeletionProtectionEnabled"] is True
+    # Named by a parameter: the config can say journal = "dynamodb://..." before the deploy.
+    assert p["TableName"] == {"Ref": "JournalTableName"}
+    assert FULL["Resources"]["AnchorBucket"]["Properties"]["BucketName"] == {
+        "Ref": "AnchorBucketName"
+    }
 
 
 def _tls_only(bucket: str) -> bool:
@@ -317,6 +322,9 @@ def test_an_inspector_finding_on_a_configured_repositorys_image_reaches_it() -> 
     for resource in changed["detail"]["resources"]:
         resource["details"]["awsEcrContainerImage"]["repositoryName"] = "fluent-bit"
     assert matches(rule("InspectorFinding"), changed)
+    closed = copy.deepcopy(changed)
+    closed["detail"]["status"] = "CLOSED"
+    assert not matches(rule("InspectorFinding"), closed)
     changed["detail"]["resources"][0]["type"] = "AWS_LAMBDA_FUNCTION"
     assert not matches(rule("InspectorFinding"), changed)
 
