@@ -371,3 +371,21 @@ def test_fixtures_are_the_documented_shapes() -> None:
         event = fixture(path.name)
         assert path.name in readme
         assert {"version", "id", "detail-type", "source", "account", "time", "region"} <= set(event)
+
+
+def test_docs_deploy_names_only_parameters_and_outputs_the_stacks_have() -> None:
+    text = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    target = load("target-role.yaml")
+    overrides = set(re.findall(r"^\s+([A-Z][A-Za-z]+)=", text, flags=re.MULTILINE))
+    keys = set(re.findall(r'"ParameterKey": "([A-Za-z]+)"', text))
+    assert overrides and keys
+    assert overrides <= set(TEMPLATE["Parameters"])
+    assert keys <= set(target["Parameters"])
+    # Every parameter without a default is in the doc's commands.
+    required = {n for n, p in TEMPLATE["Parameters"].items() if "Default" not in p}
+    assert required <= overrides
+    assert {n for n, p in target["Parameters"].items() if "Default" not in p} <= keys
+    for output in re.findall(r"`([A-Z][A-Za-z]+(?:Url|Name|Arn))`", text):
+        if output in TEMPLATE["Outputs"] or output in target["Outputs"]:
+            continue
+        assert output in TEMPLATE["Parameters"] or output in target["Parameters"], output
