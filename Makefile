@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck unit bench clean chromium
+.PHONY: demo test lint typecheck unit validate package bench clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,7 +42,28 @@ chromium:
 unit: $(VENV)/.installed-dev chromium
 	$(BIN)/pytest -n 4
 
-test: lint typecheck unit
+# Offline checks of what deploy/ ships to AWS: cfn-lint on the CloudFormation templates,
+# asl-validator (npm, pinned in tools/asl/package-lock.json) on every state machine.
+ASL := tools/asl/node_modules/.bin/asl-validator
+TEMPLATES := deploy/template.yaml deploy/target-role.yaml
+
+# The stamp re-runs `npm ci` only when the lock changes.
+tools/asl/node_modules/.installed: tools/asl/package-lock.json tools/asl/package.json
+	cd tools/asl && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+validate: $(VENV)/.installed-dev tools/asl/node_modules/.installed
+	$(BIN)/cfn-lint $(TEMPLATES)
+	$(ASL) $(foreach f,$(wildcard src/fleetpatch/workflow/*.asl.json),--json-path $(f))
+
+# The Lambda artifact of deploy/template.yaml (docs/deploy.md): fleetpatch, its runtime
+# dependencies for the functions' runtime (never the simulator's), and CONFIG as
+# fleetpatch.toml; fails past Lambda's size limits, and prints the sizes.
+package: $(VENV)/.installed
+	@test -n "$(CONFIG)" || { echo "error: make package CONFIG=path/to/fleetpatch.toml"; exit 2; }
+	$(BIN)/python tools/lambda_package.py --config "$(CONFIG)" --out build/fleetpatch-lambda.zip
+
+test: validate lint typecheck unit
 
 # The measurements of docs/benchmarks.md (and docs/scale.md), all under AWS's rate limits
 # (~27 minutes in all).
@@ -54,4 +75,4 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/shards.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build tools/asl/node_modules
