@@ -69,9 +69,7 @@ def parse_journal(value: str) -> JournalSetting:
         return DynamoDbTable(name)
     scheme = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*)://", value)
     if scheme is not None:
-        raise ValueError(
-            f"expected a file path or {TABLE_EXAMPLE}, not a {scheme.group(1)}:// URL"
-        )
+        raise ValueError(f"expected a file path or {TABLE_EXAMPLE}, not a {scheme.group(1)}:// URL")
     if not value.strip():
         raise ValueError(f"expected a file path or {TABLE_EXAMPLE}, not an empty string")
     return Path(value)

@@ -91,7 +91,7 @@ class Config(StrictModel):
         if self.journal_anchor is not None and isinstance(self.journal, Path):
             raise ConfigValueError(
                 ["journal_anchor"],
-                "anchors a DynamoDB journal: set journal = \"dynamodb://TABLE\" or remove it",
+                'anchors a DynamoDB journal: set journal = "dynamodb://TABLE" or remove it',
             )
         return self
 
