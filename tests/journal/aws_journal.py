@@ -21,7 +21,11 @@ REGION = "eu-west-1"
 TABLE = "fleetpatch-journal"
 BUCKET = "fleetpatch-journal-anchors"
 # No environments: the journal lives in the hub account the base credential stands for.
-EMPTY_SCENARIO: dict[str, Any] = {"now": "2026-11-27T09:00:00Z", "time_scale": 0, "environments": []}
+EMPTY_SCENARIO: dict[str, Any] = {
+    "now": "2026-11-27T09:00:00Z",
+    "time_scale": 0,
+    "environments": [],
+}
 
 
 def environment(sim: Simulator) -> dict[str, str]:

@@ -80,26 +80,32 @@ def check_against_anchors(
     proven = 0  # the newest seq an anchor confirms so far
     for anchor in kept:
         if anchor.seq > last:
+            newest = kept[-1]
+            span = _span(last + 1, newest.seq)
             return _mismatch(
                 result,
                 last + 1,
-                f"the anchor {where}{anchor.key} says the journal reached seq {anchor.seq}, "
-                f"but the table ends at seq {last}: records {last + 1}..{anchor.seq} were "
-                "deleted (or the table was replaced)",
+                f"the anchor {where}{newest.key} says the journal reached seq {newest.seq}, "
+                f"but the table ends at seq {last}: {span} deleted (or the table was "
+                "replaced)",
                 proven,
             )
         if hashes.get(anchor.seq) != anchor.hash:
             first = proven + 1
-            span = f"record {first}" if first == anchor.seq else f"records {first}..{anchor.seq}"
+            span = _span(first, anchor.seq)
             return _mismatch(
                 result,
                 first,
                 f"record {anchor.seq}'s hash differs from its anchor {where}{anchor.key}: "
-                f"{span} were rewritten (the chain was re-hashed after them)",
+                f"{span} rewritten (and the chain re-hashed after it)",
                 proven,
             )
         proven = anchor.seq
     return replace(result, anchored_seq=proven)
+
+
+def _span(first: int, last: int) -> str:
+    return f"record {first} was" if first == last else f"records {first}..{last} were"
 
 
 def _mismatch(result: VerifyResult, bad_seq: int, reason: str, proven: int) -> VerifyResult:
