@@ -4,6 +4,7 @@ tampering with the table, caught by the chain and by the S3 Object Lock anchors.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import threading
 from collections.abc import Callable
 from datetime import timedelta
@@ -34,7 +35,7 @@ def race(workers: int, run: Callable[[int], Any]) -> list[Any]:
         barrier.wait(timeout=30)
         try:
             results[n] = run(n)
-        except Exception as exc:  # noqa: BLE001 - the test inspects what each worker got
+        except Exception as exc:
             results[n] = exc
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(workers)]
@@ -120,7 +121,7 @@ def test_concurrent_appenders_keep_one_linear_chain(
     entries = journals[0].entries()
     written = sorted((e.details["writer"], e.details["i"]) for e in entries)
     assert written == [(n, i) for n in range(writers) for i in range(each)]
-    assert all(b.prev_hash == a.hash for a, b in zip(entries, entries[1:], strict=False))
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(entries))
     result = journals[0].verify()
     assert result.ok, result.reason
     assert result.anchored_seq == writers * each

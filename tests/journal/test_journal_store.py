@@ -21,8 +21,8 @@ from fleetpatch.journal import (
     default_journal_path,
     default_lock_owner,
 )
-from fleetpatch.journal.store import OpenJournal
 from fleetpatch.journal.location import open_journal
+from fleetpatch.journal.store import OpenJournal
 from tests.journal.journal_helpers import T0, FakeClock, tamper
 
 D1 = "sha256:" + "1" * 64

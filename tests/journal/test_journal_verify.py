@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from fleetpatch.journal import EntryKind, NewEntry, Problem, SqliteJournal
-from fleetpatch.journal.store import OpenJournal
 from fleetpatch.journal.chain import entry_to_record, record_hash
+from fleetpatch.journal.store import OpenJournal
 from tests.journal.journal_helpers import tamper
 
 
