@@ -8,7 +8,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    Field,
+    PlainSerializer,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from fleetpatch.config.environments import Environment
 from fleetpatch.config.journal import (
@@ -41,12 +48,19 @@ class Config(StrictModel):
     policy: Policy = Policy()
     # Before `journal`: its validator folds the anchor into a dynamodb:// table (info.data).
     journal_anchor: (
-        Annotated[AnchorBucket, Expect("an S3 URL like 's3://BUCKET' or 's3://BUCKET/PREFIX'")]
+        Annotated[
+            AnchorBucket,
+            PlainSerializer(str),
+            Expect("an S3 URL like 's3://BUCKET' or 's3://BUCKET/PREFIX'"),
+        ]
         | None
     ) = None
     journal_anchor_retention_days: PositiveInt = DEFAULT_ANCHOR_RETENTION_DAYS
     journal: (
-        Annotated[JournalSetting, Expect("a file path string or 'dynamodb://TABLE'")] | None
+        Annotated[
+            JournalSetting, PlainSerializer(str), Expect("a file path string or 'dynamodb://TABLE'")
+        ]
+        | None
     ) = None
     registries: Annotated[
         tuple[RegistryEndpoint, ...], Expect("a list of [[registries]] tables")
