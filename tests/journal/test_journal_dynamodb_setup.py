@@ -3,12 +3,14 @@ bucket or permissions are not there: one line naming the resource and the fix.""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
 
+from fleetpatch.cli.app import run
 from fleetpatch.config import parse_config
 from fleetpatch.config.journal import AnchorBucket, DynamoDbTable
 from fleetpatch.errors import UserError
@@ -151,3 +153,32 @@ def test_an_anchor_beside_a_file_journal_is_refused() -> None:
     data = {**CONFIG, "journal": "journal.sqlite", "journal_anchor": f"s3://{BUCKET}"}
     with pytest.raises(UserError, match="journal_anchor: anchors a DynamoDB journal"):
         parse_config(data, Path("fleetpatch.toml"))
+
+
+def test_journal_verify_on_the_command_line_names_the_cut(
+    aws_world: AwsJournalWorld,
+    clock: FakeClock,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = tmp_path / "fleetpatch.toml"
+    path.write_text(
+        f'journal = "dynamodb://{TABLE}"\njournal_anchor = "s3://{BUCKET}"\n\n'
+        '[[sidecars]]\nname = "fluent-bit"\nrepository = "fluent-bit"\n\n'
+        f'[[environments]]\nname = "dev"\naccount_id = "111111111111"\nregion = "{REGION}"\n'
+    )
+    with aws_world.open(clock) as journal:
+        for _ in range(3):
+            journal.append(NewEntry(kind=EntryKind.NOTE, environment="dev"))
+        second = journal.entries()[1]
+    verify = ["--config", str(path), "journal", "verify", "--json"]
+    assert run(verify, now=lambda: clock.now) == 0
+    assert json.loads(capsys.readouterr().out)["anchored_seq"] == 3
+
+    aws_world.delete_entry(3)
+    aws_world.set_head(2, second.hash)
+
+    assert run(verify, now=lambda: clock.now) == 1
+    answer = json.loads(capsys.readouterr().out)
+    assert (answer["bad_seq"], answer["problem"]) == (3, "anchor_mismatch")
+    assert "record 3 was deleted" in answer["reason"]
