@@ -144,6 +144,23 @@ def test_of_racing_transitions_exactly_one_wins(
     assert journals[2].state("req-1") == "STARTED"
 
 
+def test_verify_while_others_append_is_not_a_false_alarm(
+    aws_world: AwsJournalWorld, clock: FakeClock
+) -> None:
+    journals = [aws_world.open(clock) for _ in range(2)]
+
+    def work(n: int) -> list[bool]:
+        if n == 0:
+            for i in range(15):
+                journals[0].append(note(i))
+            return []
+        return [journals[1].verify().ok for _ in range(5)]
+
+    _, verdicts = race(2, work)
+    assert verdicts == [True] * 5
+    assert journals[1].verify().anchored_seq == 15
+
+
 # --- tampering ------------------------------------------------------------------------------
 
 

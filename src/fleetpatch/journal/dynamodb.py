@@ -137,21 +137,22 @@ class DynamoDbJournal:
         return [self._parse(item) for item in self._query(filters, values)]
 
     def verify(self) -> VerifyResult:
-        # Read the head before the records and again after: records a concurrent writer
-        # appended meanwhile (past the first head, up to the second) are not part of this
-        # snapshot; anything else past the head was added behind the journal's back.
+        # Read the head before the records and the anchors, and again after: what concurrent
+        # writers appended and anchored meanwhile (past the first head, up to the last) is not
+        # part of this snapshot. Anything else past the head was added behind the journal's
+        # back, and an anchor past it means records were deleted.
         before = self._writer.head()
-        items = self._query({}, {})
+        records = [item_to_record(item) for item in self._query({}, {})]
+        anchors = self.anchors.all()
         after = self._writer.head()
-        records = [item_to_record(item) for item in items]
-        if before is not None and after is not None and after[0] > before[0]:
-            records = [r for r in records if not _between(r["seq"], before[0], after[0])]
-        head = Head(*before) if before is not None else None
-        result = verify_records(records, head)
+        low, high = (before[0] if before else 0), (after[0] if after else 0)
+        records = [r for r in records if not _between(r["seq"], low, high)]
+        anchors = [a for a in anchors if not _between(a.seq, low, high)]
+        result = verify_records(records, Head(*before) if before is not None else None)
         if not result.ok:
             return result
         hashes = {r["seq"]: r["hash"] for r in records}
-        return check_against_anchors(result, hashes, self.anchors.all(), self.anchors.where)
+        return check_against_anchors(result, hashes, anchors, self.anchors.where)
 
     # --- state machines --------------------------------------------------------------------
 
@@ -324,7 +325,12 @@ def journal_clients(table: DynamoDbTable) -> tuple[Any, Any]:
     from fleetpatch.aws.session import client_config
 
     session = boto3.Session()
-    resource = table_resource(table.name, session.region_name or "?")
+    if session.region_name is None:
+        raise UserError(
+            f"no AWS region for the journal table {table.name}: set AWS_REGION "
+            "(or region in the AWS profile)"
+        )
+    resource = table_resource(table.name, session.region_name)
     with explained(resource):
         dynamodb = session.client("dynamodb", config=client_config())
         s3 = session.client("s3", config=client_config())
