@@ -244,7 +244,17 @@ def test_canary_is_a_count_or_a_list_of_globs() -> None:
             "Fluent Bit",
             "sidecars[0].repository: expected an ECR repository name like",
         ),
-        (["journal"], 3, "journal: expected a file path string, got 3"),
+        (["journal"], 3, "journal: expected a file path string or 'dynamodb://TABLE', got 3"),
+        (
+            ["journal"],
+            "s3://bucket/j",
+            "journal: expected a file path or 'dynamodb://fleetpatch-journal', not a s3:// URL",
+        ),
+        (
+            ["journal_anchor"],
+            "s3://Bad_Bucket",
+            "journal_anchor: expected 's3://fleetpatch-journal-anchors' or",
+        ),
     ],
 )
 def test_each_mistake_is_one_line_naming_file_and_key(

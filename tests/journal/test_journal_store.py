@@ -22,14 +22,15 @@ from fleetpatch.journal import (
     default_lock_owner,
 )
 from fleetpatch.journal.location import open_journal
+from fleetpatch.journal.store import OpenJournal
 from tests.journal.journal_helpers import T0, FakeClock, tamper
 
 D1 = "sha256:" + "1" * 64
 D2 = "sha256:" + "2" * 64
 
 
-def test_append_returns_the_stored_entry(journal: SqliteJournal) -> None:
-    entry = journal.append(
+def test_append_returns_the_stored_entry(store: OpenJournal) -> None:
+    entry = store.append(
         NewEntry(
             kind=EntryKind.DEPLOYMENT_STARTED,
             environment="dev",
@@ -47,28 +48,28 @@ def test_append_returns_the_stored_entry(journal: SqliteJournal) -> None:
     assert entry.prev_hash == GENESIS_HASH
     assert entry.timestamp == T0 and entry.timestamp.tzinfo is UTC
     assert entry.details == {"wave": 1, "mode": ["moving-tag"]}  # normalised through JSON
-    assert journal.entries() == [entry]
+    assert store.entries() == [entry]
 
 
-def test_records_chain_and_default_actor(journal: SqliteJournal) -> None:
-    first = journal.append(NewEntry(kind=EntryKind.PLAN, environment="dev"))
-    second = journal.append(NewEntry(kind=EntryKind.NOTE, environment="dev"))
+def test_records_chain_and_default_actor(store: OpenJournal) -> None:
+    first = store.append(NewEntry(kind=EntryKind.PLAN, environment="dev"))
+    second = store.append(NewEntry(kind=EntryKind.NOTE, environment="dev"))
     assert second.seq == 2 and second.prev_hash == first.hash
     assert first.kind is EntryKind.PLAN
     assert first.actor  # the OS user
 
 
-def test_filters(journal: SqliteJournal, clock: FakeClock) -> None:
-    journal.append(NewEntry(kind=EntryKind.PLAN, environment="dev"))
+def test_filters(store: OpenJournal, clock: FakeClock) -> None:
+    store.append(NewEntry(kind=EntryKind.PLAN, environment="dev"))
     clock.advance(minutes=5)
-    journal.append(NewEntry(kind=EntryKind.PLAN, environment="prod"))
-    journal.append(NewEntry(kind=EntryKind.VERIFIED, environment="prod", service="api"))
-    assert [e.seq for e in journal.entries(environment="prod")] == [2, 3]
-    assert [e.seq for e in journal.entries(since=T0 + timedelta(minutes=1))] == [2, 3]
-    assert [e.seq for e in journal.entries(kind="plan")] == [1, 2]
-    assert [e.seq for e in journal.entries("prod", kind=EntryKind.VERIFIED)] == [3]
+    store.append(NewEntry(kind=EntryKind.PLAN, environment="prod"))
+    store.append(NewEntry(kind=EntryKind.VERIFIED, environment="prod", service="api"))
+    assert [e.seq for e in store.entries(environment="prod")] == [2, 3]
+    assert [e.seq for e in store.entries(since=T0 + timedelta(minutes=1))] == [2, 3]
+    assert [e.seq for e in store.entries(kind="plan")] == [1, 2]
+    assert [e.seq for e in store.entries("prod", kind=EntryKind.VERIFIED)] == [3]
     with pytest.raises(UserError, match="unknown journal entry kind 'verfied'"):
-        journal.entries(kind="verfied")
+        store.entries(kind="verfied")
 
 
 def test_unknown_kind_and_bad_details_are_refused() -> None:
@@ -115,9 +116,9 @@ def test_append_refuses_to_extend_a_truncated_journal(
         journal.append(NewEntry(kind=EntryKind.NOTE, environment="dev"))
 
 
-def test_sqlite_journal_satisfies_the_protocol(journal: SqliteJournal) -> None:
-    store: JournalStore = journal
-    assert store.entries() == []
+def test_each_store_satisfies_the_protocol(store: OpenJournal) -> None:
+    protocol: JournalStore = store
+    assert protocol.entries() == []
 
 
 def test_timestamps_from_other_zones_are_stored_in_utc(journal_path: Path) -> None:
@@ -182,18 +183,18 @@ def test_location_errors_are_user_errors(tmp_path: Path) -> None:
         default_journal_path(blocker / "sub" / "journal.sqlite")
 
 
-def test_threads_can_share_one_journal(journal: SqliteJournal) -> None:
+def test_threads_can_share_one_journal(store: OpenJournal) -> None:
     # The rollout engine waits for deployments in worker threads and journals from each.
     def write(worker: int) -> None:
         for i in range(20):
-            journal.append(
+            store.append(
                 NewEntry(kind=EntryKind.NOTE, environment="dev", details={"w": worker, "i": i})
             )
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         list(pool.map(write, range(4)))
-    assert [e.seq for e in journal.entries()] == list(range(1, 81))
-    assert journal.verify().ok
+    assert [e.seq for e in store.entries()] == list(range(1, 81))
+    assert store.verify().ok
 
 
 def test_default_lock_owner_names_user_host_and_process() -> None:

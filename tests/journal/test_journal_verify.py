@@ -8,6 +8,7 @@ import pytest
 
 from fleetpatch.journal import EntryKind, NewEntry, Problem, SqliteJournal
 from fleetpatch.journal.chain import entry_to_record, record_hash
+from fleetpatch.journal.store import OpenJournal
 from tests.journal.journal_helpers import tamper
 
 
@@ -18,8 +19,8 @@ def five(journal: SqliteJournal) -> SqliteJournal:
     return journal
 
 
-def test_an_empty_journal_verifies(journal: SqliteJournal) -> None:
-    result = journal.verify()
+def test_an_empty_journal_verifies(store: OpenJournal) -> None:
+    result = store.verify()
     assert result.ok and result.checked == 0 and result.last_seq is None
 
 

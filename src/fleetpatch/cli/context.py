@@ -56,11 +56,19 @@ def now(ctx: typer.Context) -> datetime:
 
 
 def answer_cache(config: Config) -> AnswerCache:
-    """The answers AWS never changes, kept beside the journal (a warm inventory)."""
+    """The answers AWS never changes, kept beside the journal (a warm inventory): a file next
+    to the SQLite journal, or items in the DynamoDB journal's table."""
+    from fleetpatch.config.journal import DynamoDbTable
     from fleetpatch.inventory.answers import SqliteAnswerCache, answer_cache_path
-    from fleetpatch.journal.location import default_journal_path
+    from fleetpatch.journal.location import journal_setting
 
-    return SqliteAnswerCache(answer_cache_path(default_journal_path(config.journal)))
+    setting = journal_setting(config.journal)
+    if isinstance(setting, DynamoDbTable):
+        from fleetpatch.inventory.dynamodb_answers import DynamoDbAnswerCache
+        from fleetpatch.journal.dynamodb import journal_clients
+
+        return DynamoDbAnswerCache(journal_clients(setting)[0], setting.name)
+    return SqliteAnswerCache(answer_cache_path(setting))
 
 
 def clock(ctx: typer.Context) -> WallClock:

@@ -29,7 +29,7 @@ from fleetpatch.cli.rollout import (
 )
 from fleetpatch.config import Config
 from fleetpatch.core.images import short_digest
-from fleetpatch.journal import SqliteJournal, open_journal
+from fleetpatch.journal import JournalStore, open_journal
 from fleetpatch.rollout.events import Event, EventSink, JsonLinesSink
 from fleetpatch.rollout.executor import RolloutOptions, RolloutResult
 from fleetpatch.rollout.plan import Mode, Plan
@@ -116,7 +116,7 @@ def _running(
 
 def _runner(
     config: Config,
-    journal: SqliteJournal,
+    journal: JournalStore,
     *,
     clock: WallClock,
     sink: EventSink,

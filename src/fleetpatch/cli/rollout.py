@@ -40,7 +40,7 @@ from fleetpatch.rollout.target import resolve_target
 from fleetpatch.rollout.waits import PollPolicy, StoppableClock
 
 if TYPE_CHECKING:
-    from fleetpatch.journal import Lock, SqliteJournal
+    from fleetpatch.journal import JournalStore, Lock
     from fleetpatch.rollout.runner import Runner
 
 
@@ -227,7 +227,7 @@ def _dry_run(
 
 def _prerequisites_and_preflight(
     config: Config,
-    journal: SqliteJournal,
+    journal: JournalStore,
     the_plan: Plan,
     strict: bool,
     as_json: bool,
@@ -274,7 +274,7 @@ def _confirm(the_plan: Plan, yes: bool, as_json: bool) -> None:
 def _execute(
     runner: Runner,
     the_plan: Plan,
-    journal: SqliteJournal,
+    journal: JournalStore,
     lock: Lock,
     as_json: bool,
     rollout_id: str,
@@ -340,7 +340,7 @@ def _print_summary(result: RolloutResult) -> None:
         print_error(f"halted: {result.halt_reason}")
 
 
-def _say_what_is_still_deploying(journal: SqliteJournal, the_plan: Plan) -> None:
+def _say_what_is_still_deploying(journal: JournalStore, the_plan: Plan) -> None:
     """Ctrl-C: nothing new starts; say what ECS is still deploying and how to go on."""
     from fleetpatch.journal import started_deployments
 

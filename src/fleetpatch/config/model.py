@@ -4,18 +4,34 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    Field,
+    PlainSerializer,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from fleetpatch.config.automation import Automation
 from fleetpatch.config.environments import Environment
+from fleetpatch.config.journal import (
+    DEFAULT_ANCHOR_RETENTION_DAYS,
+    AnchorBucket,
+    DynamoDbTable,
+    JournalSetting,
+    parse_anchor,
+    parse_journal,
+)
 from fleetpatch.config.notifications import Notifications
 from fleetpatch.config.policy import Policy
 from fleetpatch.config.registries import RegistryEndpoint
 from fleetpatch.config.sidecars import Sidecar
-from fleetpatch.config.values import ConfigValueError, Expect, StrictModel
+from fleetpatch.config.values import ConfigValueError, Expect, PositiveInt, StrictModel
 from fleetpatch.errors import UserError
 
 
@@ -31,7 +47,22 @@ class Config(StrictModel):
         Expect("at least one [[environments]] table"),
     ]
     policy: Policy = Policy()
-    journal: Annotated[Path, Expect("a file path string")] | None = None
+    # Before `journal`: its validator folds the anchor into a dynamodb:// table (info.data).
+    journal_anchor: (
+        Annotated[
+            AnchorBucket,
+            PlainSerializer(str),
+            Expect("an S3 URL like 's3://BUCKET' or 's3://BUCKET/PREFIX'"),
+        ]
+        | None
+    ) = None
+    journal_anchor_retention_days: PositiveInt = DEFAULT_ANCHOR_RETENTION_DAYS
+    journal: (
+        Annotated[
+            JournalSetting, PlainSerializer(str), Expect("a file path string or 'dynamodb://TABLE'")
+        ]
+        | None
+    ) = None
     registries: Annotated[
         tuple[RegistryEndpoint, ...], Expect("a list of [[registries]] tables")
     ] = ()
@@ -41,21 +72,44 @@ class Config(StrictModel):
     # Where the config came from, for messages; set by load_config, None when built in code.
     _source: Path | None = PrivateAttr(default=None)
 
-    @field_validator("journal", mode="before")
+    @field_validator("journal_anchor", mode="plain")
     @classmethod
-    def _journal_is_a_string(cls, value: object) -> object:
-        if value is not None and not isinstance(value, str | Path):
-            raise ValueError("expected a file path string")
-        return value
+    def _parse_anchor(cls, value: object) -> AnchorBucket | None:
+        if value is None or isinstance(value, AnchorBucket):
+            return value
+        if not isinstance(value, str):
+            raise ValueError("expected an S3 URL like 's3://BUCKET' or 's3://BUCKET/PREFIX'")
+        return parse_anchor(value)
 
-    @field_validator("journal")
+    @field_validator("journal", mode="plain")
     @classmethod
-    def _resolve_journal(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+    def _parse_journal(cls, value: object, info: ValidationInfo) -> JournalSetting | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = parse_journal(value)
+        if isinstance(value, DynamoDbTable):
+            anchor = info.data.get("journal_anchor")
+            if anchor is not None and value.anchor is None:
+                days = info.data.get("journal_anchor_retention_days", anchor.retention_days)
+                value = DynamoDbTable(value.name, replace(anchor, retention_days=days))
+            return value
+        if not isinstance(value, Path):
+            raise ValueError("expected a file path string or 'dynamodb://TABLE'")
         # Relative paths are relative to the config file, not to wherever fleetpatch runs.
         base = (info.context or {}).get("base_dir")
-        if value is None or base is None or value.is_absolute():
+        if base is None or value.is_absolute():
             return value
         return Path(base) / value
+
+    @model_validator(mode="after")
+    def _anchor_needs_a_table(self) -> Config:
+        if self.journal_anchor is not None and isinstance(self.journal, Path):
+            raise ConfigValueError(
+                ["journal_anchor"],
+                'anchors a DynamoDB journal: set journal = "dynamodb://TABLE" or remove it',
+            )
+        return self
 
     @model_validator(mode="after")
     def _check_references(self) -> Config:

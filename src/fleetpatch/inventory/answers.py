@@ -12,8 +12,8 @@ Two kinds of answer qualify, both named by an ARN that AWS never reuses:
   `containerImages`, kept only once every image has its digest resolved.
 
 Everything that can change (services, tasks, tags) is read every time. The file sits beside
-the journal (`cache.sqlite`); deleting it is always safe, the next read is cold. An AWS-side
-store can implement `AnswerCache` the same way.
+the journal (`cache.sqlite`); deleting it is always safe, the next read is cold. With the
+journal in DynamoDB the answers are kept in its table (inventory/dynamodb_answers.py).
 """
 
 from __future__ import annotations

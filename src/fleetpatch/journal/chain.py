@@ -112,6 +112,9 @@ class Problem(StrEnum):
     REORDERED = "reordered"  # a record sits at another seq than the one it was written with
     BROKEN_LINK = "broken_link"  # prev_hash isn't the previous record's hash
     HEAD_MISMATCH = "head_mismatch"  # the head anchor disagrees with the last record
+    # The chain disagrees with a head kept outside the store (the S3 Object Lock anchors of
+    # the DynamoDB journal): the store was truncated, or rewritten and re-hashed.
+    ANCHOR_MISMATCH = "anchor_mismatch"
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,8 @@ class VerifyResult:
     bad_seq: int | None = None  # the FIRST seq found bad
     problem: Problem | None = None
     reason: str = ""
+    # The newest seq an external anchor vouches for (DynamoDB journal); None: none kept.
+    anchored_seq: int | None = None
 
 
 def verify_records(records: Sequence[Mapping[str, Any]], head: Head | None) -> VerifyResult:

@@ -29,6 +29,7 @@ def verify_to_json(result: VerifyResult) -> dict[str, Any]:
         "bad_seq": result.bad_seq,
         "problem": result.problem.value if result.problem else None,
         "reason": result.reason,
+        "anchored_seq": result.anchored_seq,
     }
 
 
@@ -41,6 +42,8 @@ def verify_table(result: VerifyResult) -> Table:
     table.add_row("records checked", str(result.checked))
     table.add_row("last intact seq", str(result.last_seq) if result.last_seq else "-")
     table.add_row("last hash", result.last_hash or "-")
+    if result.anchored_seq is not None:
+        table.add_row("anchored up to seq", str(result.anchored_seq))
     if not result.ok:
         table.add_row("first bad seq", str(result.bad_seq))
         table.add_row("problem", result.problem.value if result.problem else "")

@@ -1,9 +1,11 @@
-"""The journal store interface. SQLite now; S3 or DynamoDB later behind the same eight methods."""
+"""The journal store interface: SQLite (journal/sqlite.py) and DynamoDB (journal/dynamodb.py)
+behind the same eight methods."""
 
 from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime, timedelta
+from types import TracebackType
 from typing import Protocol
 
 from fleetpatch.journal.chain import VerifyResult
@@ -59,3 +61,18 @@ class JournalStore(Protocol):
     def refresh_lock(self, lock: Lock) -> Lock:
         """Extend the lock by its ttl from now; raise LockLost if someone else took it."""
         ...
+
+
+class OpenJournal(JournalStore, Protocol):
+    """A journal store as `open_journal` hands it out: used in a `with` block, then closed."""
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> OpenJournal: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...

@@ -47,6 +47,7 @@ CROSS_ACCOUNT_READS = frozenset(
 )
 ECS_TARGET = "AmazonEC2ContainerServiceV20141113."
 ECR_TARGET = "AmazonEC2ContainerRegistry_V20150921."
+DYNAMODB_TARGET = "DynamoDB_20120810."
 JSON_CONTENT = "application/x-amz-json-1.1"
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
@@ -61,6 +62,7 @@ class SimApp:
         self.calls: Counter[str] = Counter()
         self._calls_lock = threading.Lock()
         self._keys = KnownKeys()
+        self._dynamodb_lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -83,6 +85,12 @@ class SimApp:
             return self._ecr(environ, start_response, target.removeprefix(ECR_TARGET))
         if target.startswith(secrets.TARGET):
             return self._secrets(environ, start_response, target.removeprefix(secrets.TARGET))
+        if target.startswith(DYNAMODB_TARGET):
+            # DynamoDB applies each conditional write and transaction atomically. moto checks,
+            # then writes (a transaction on a deep copy of the table, put back on failure), so
+            # concurrent requests would interleave and lose writes: one at a time here.
+            with self._dynamodb_lock:
+                return list(self.moto_app(environ, start_response))
         return self.moto_app(environ, start_response)
 
     # --- ECS: fleetpatch's own layer ------------------------------------------------------

@@ -36,7 +36,7 @@ from fleetpatch.aws.errors import explain
 from fleetpatch.compliance.clock import OpenDeadline
 from fleetpatch.config import Action, Config
 from fleetpatch.errors import EnvironmentFailure, UserError
-from fleetpatch.journal import EntryKind, NewEntry, SqliteJournal, open_journal
+from fleetpatch.journal import EntryKind, JournalStore, NewEntry, open_journal
 from fleetpatch.journal.sqlite import utc_now
 from fleetpatch.notify import Notifier, RunContext, SlackPoster
 from fleetpatch.notify.blocks import Block
@@ -319,12 +319,12 @@ class Worker:
     # --- shared -------------------------------------------------------------------------------
 
     @contextmanager
-    def _journal(self) -> Iterator[SqliteJournal]:
+    def _journal(self) -> Iterator[JournalStore]:
         with open_journal(self.config.journal, clock=self.now) as journal:
             yield journal
 
     def _runner(
-        self, journal: SqliteJournal, who: Principal, request_id: str | None = None
+        self, journal: JournalStore, who: Principal, request_id: str | None = None
     ) -> Runner:
         poll = PollPolicy(
             interval=self.poll_interval,
@@ -396,7 +396,7 @@ def _not_counted(request: ChangeRequest) -> b.Reply:
 
 
 def _journal_refusal(
-    journal: SqliteJournal, who: Principal, environment: str, attempted: str, reason: str
+    journal: JournalStore, who: Principal, environment: str, attempted: str, reason: str
 ) -> None:
     details = {"attempted": attempted, "reason": reason, "name": who.name}
     journal.append(
