@@ -45,6 +45,10 @@ SELF_INVOKE = {
     "lambda:InvokeFunction": "slack.aws_lambda.LambdaJobLauncher, Bolt's lazy listener runner, "
     "chatbot.launcher.LambdaLauncher: a job in an async invocation of the same function",
 }
+HAND_OFF = {
+    "states:StartExecution": "fleetpatch.workflow.handoff: an authorized run's waves, one "
+    "execution named by the rollout id",
+}
 STATES_LOGS = {
     action: "Step Functions' execution logs (Logging in the template)"
     for action in (
@@ -61,8 +65,8 @@ STATES_LOGS = {
 
 HUB_ROLES: dict[str, dict[str, str]] = {
     "StepsRole": {**LOGS, **JOURNAL, **SLACK_SECRET},
-    "SlackRole": {**LOGS, **JOURNAL, **SLACK_SECRET, **SELF_INVOKE},
-    "ChatbotRole": {**LOGS, **JOURNAL, **SLACK_SECRET, **SELF_INVOKE},
+    "SlackRole": {**LOGS, **JOURNAL, **SLACK_SECRET, **SELF_INVOKE, **HAND_OFF},
+    "ChatbotRole": {**LOGS, **JOURNAL, **SLACK_SECRET, **SELF_INVOKE, **HAND_OFF},
     "EventsRole": {
         **LOGS,
         **JOURNAL,
