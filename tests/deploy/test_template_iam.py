@@ -10,6 +10,7 @@ tables can be replaced by it (the template's hub and target statements = its "hu
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -277,3 +278,25 @@ def test_every_task_a_definition_names_is_a_function_its_role_may_invoke() -> No
             if placeholder.endswith("FunctionArn"):
                 function = value["Fn::GetAtt"][0]
                 assert {"Fn::GetAtt": [function, "Arn"]} in allowed, name
+
+
+def test_the_target_role_is_what_fleetpatch_iam_policy_generates() -> None:
+    # The template and `fleetpatch iam-policy --role target` are one policy: the target role
+    # allows every action the operation table gives an environment's credentials, and the
+    # document generated for the talk's config (every feature on) asks for no other.
+    from fleetpatch.config import load_config
+    from fleetpatch.iam import OPERATIONS, policy_document
+
+    table = {
+        grant.action for op in OPERATIONS.values() if op.role == "target" for grant in op.grants
+    }
+    template = _allowed(TARGET, "TargetRole")
+    assert template == table
+    config = load_config(Path(__file__).parents[2] / "examples" / "talk" / "fleetpatch.toml")
+    generated = {
+        action
+        for statement in policy_document(config, "target")["Statement"]
+        if statement["Effect"] == "Allow"
+        for action in as_list(statement["Action"])
+    }
+    assert generated <= template, generated - template
