@@ -91,6 +91,7 @@ def write_config(
     prod_requires: tuple[str, ...] = (),
     stg_requires: tuple[str, ...] = (),
     wait_for_scan: bool = False,
+    prod_requesters: tuple[str, ...] = (),
 ) -> Config:
     """dev and stg: auto; prod: auto, one approval from the secops group."""
     role = f"arn:aws:iam::{ACCOUNT}:role/{sim.scenario.role_name}"
@@ -118,6 +119,8 @@ def write_config(
         ]
         if name == "prod":
             lines += ["[environments.approvals]", "required = 1", 'approvers = ["S0SECOPS"]']
+            if prod_requesters:
+                lines.append(f"requesters = {json.dumps(list(prod_requesters))}")
         lines.append("")
     lines += [
         "[automation]",

@@ -14,7 +14,9 @@ from botocore.exceptions import ClientError
 from fleetpatch.events.decide import rollout_id
 from fleetpatch.journal import SqliteJournal
 from fleetpatch.sim import Simulator
+from fleetpatch.slack.blocks import APPROVE
 from tests.events.helpers import (
+    ACCOUNT,
     CHANNEL,
     capture,
     digest_of,
@@ -29,7 +31,7 @@ from tests.events.helpers import (
     write_config,
 )
 from tests.rollout.helpers import run_rollout
-from tests.slack.slack_app import texts
+from tests.slack.slack_app import posted, running_app, texts
 
 
 @pytest.fixture
@@ -244,3 +246,28 @@ def test_an_aws_error_while_starting_is_raised_for_lambda_to_retry(
         assert sorted(handler.executions()) == sorted(
             [rollout_id("dev", digest), rollout_id("stg", digest)]
         )
+
+
+def test_an_approved_automatic_request_runs_as_the_automation_that_asked(
+    tmp_path: Path,
+) -> None:
+    # prod lets only the automation's role ask; secops approves in Slack. The run that the
+    # approval starts is the automation's (its IAM identity asked), not a Slack user's.
+    with Simulator(scenario(), time_scale=600) as sim:
+        role = f"arn:aws:iam::{ACCOUNT}:role/{sim.scenario.role_name}"
+        config = write_config(sim, tmp_path, prod_requesters=(role,))
+        digest = digest_of(sim, "latest")
+        with running(sim, config) as handler:
+            handler.slack.user_groups["S0SECOPS"] = ["U0BOB"]
+            handler(push_event(digest))
+            [asked] = [posted(c) for c in handler.slack.calls("chat.postMessage")]
+            with running_app(config, handler.slack, sim) as app:
+                assert app.click(asked, "U0BOB", APPROVE).status == 200
+                handler.slack.wait_for("files.completeUploadExternal", timeout=120)
+    with SqliteJournal(tmp_path / "journal.sqlite") as journal:
+        prod = journal.entries(environment="prod")
+    started = [e for e in prod if e.kind.value == "request_started"]
+    verified = sorted(e.service or "" for e in prod if e.kind.value == "verified")
+    assert len(started) == 1 and started[0].actor.startswith("iam:arn:aws:sts::")
+    assert verified == ["prod/api", "prod/worker"]
+    assert not [e for e in prod if e.kind.value == "refused"]

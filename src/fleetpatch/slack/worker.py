@@ -30,6 +30,7 @@ from fleetpatch.approvals import (
     ApprovalRequired,
     ChangeRequest,
     Principal,
+    iam_principal,
 )
 from fleetpatch.approvals.requests import RequestState
 from fleetpatch.aws.errors import explain
@@ -279,7 +280,7 @@ class Worker:
     def run_job(self, job: Job) -> None:
         """Run the job's action as its requester, progress in the request's thread (notify),
         then the month's report as a file there."""
-        who = self._principal(job.requester_id, job.requester_name, job.environment)
+        who = self._requester(job)
         client, channel, thread = self.client, job.channel, job.thread_ts
 
         def notifier(config: Config, run: RunContext) -> Notifier:
@@ -341,6 +342,14 @@ class Worker:
             request_id=request_id,
             handoff=self.handoff,
         )
+
+    def _requester(self, job: Job) -> Principal:
+        """Who asked is who runs it: a Slack user, or, for a request the events handler
+        opened (docs/automation.md), the IAM identity it asked as, which an environment's
+        approvals.requesters names by its role ARN."""
+        if job.requester_id.startswith("iam:"):
+            return iam_principal(job.requester_id.removeprefix("iam:"))
+        return self._principal(job.requester_id, job.requester_name, job.environment)
 
     def _principal(self, user: str, name: str, environment: str) -> Principal:
         policy = self.config.environment(environment).approvals
