@@ -300,3 +300,29 @@ def test_the_target_role_is_what_fleetpatch_iam_policy_generates() -> None:
         for action in as_list(statement["Action"])
     }
     assert generated <= template, generated - template
+
+
+def test_the_hub_roles_cover_what_fleetpatch_iam_policy_generates_for_the_hub() -> None:
+    # `fleetpatch iam-policy --role hub` is one document for wherever fleetpatch runs; the
+    # template splits it by function. Every action it asks for is some function's.
+    from fleetpatch.config import load_config
+    from fleetpatch.iam import Hub, policy_document
+
+    config = load_config(Path(__file__).parents[2] / "examples" / "talk" / "fleetpatch.toml")
+    hub = Hub(
+        account_id="999999999999",
+        region="ap-northeast-1",
+        table="fleetpatch-journal",
+        anchor="s3://fleetpatch-anchors",
+        state_machine_arn="arn:aws:states:ap-northeast-1:999999999999:stateMachine:fleetpatch-rollout",
+        snapshot_bucket="fleetpatch-snapshots",
+        slack_secret="arn:aws:secretsmanager:ap-northeast-1:999999999999:secret:fleetpatch/slack",
+    )
+    generated = {
+        action
+        for statement in policy_document(config, "hub", hub=hub)["Statement"]
+        if statement["Effect"] == "Allow"
+        for action in as_list(statement["Action"])
+    }
+    template = set().union(*(_allowed(TEMPLATE, role) for role in HUB_ROLES))
+    assert generated <= template, generated - template
