@@ -208,18 +208,18 @@ class Runner:
         task_definitions: Mapping[str, str] | None = None,
     ) -> RolloutResult:
         rollout_id = rollout_id or new_rollout_id()
-        # A plan with nothing to deploy (a redelivered job, once the execution is done) runs
-        # here: it only verifies, and needs no execution of its own.
-        if self.handoff is not None and the_plan.waves:
-            rollout = self.rollout(the_plan, lock, rollout_id, task_definitions=task_definitions)
-            rollout.record.result.execution = self.handoff.hand_off(rollout, lock)
-            return rollout.record.result
+        # With a hand-off, a plan with nothing to deploy (a redelivered job, once the
+        # execution is done) still runs here: it only verifies, and needs no execution.
         # Every run notifies, whichever entry point started it; the notifier never fails it.
+        # A handed-off run tells its start (the plan) here, the rest from where it runs.
         run = RunContext(rollout_id, the_plan.environment, self.actor)
         with notified(self.sink, self.notifier(self.config, run)) as sink:
             rollout = self.rollout(
                 the_plan, lock, rollout_id, sink=sink, task_definitions=task_definitions
             )
+            if self.handoff is not None and the_plan.waves:
+                rollout.record.result.execution = self.handoff.hand_off(rollout, lock)
+                return rollout.record.result
             return rollout.run()
 
     def rollout(
