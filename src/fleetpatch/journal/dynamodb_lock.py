@@ -32,10 +32,9 @@ from fleetpatch.journal.model import (
     Entry,
     EntryKind,
     Lock,
-    LockHeld,
     LockLost,
     NewEntry,
-    holder_is_dead,
+    lock_acquisition,
 )
 
 
@@ -51,7 +50,15 @@ class DynamoDbLocks:
         for _ in range(MAX_ATTEMPTS):
             held = self._writer.get(LOCK_PK, environment)
             now = self._writer.now()
-            details = _decide(environment, held, owner, now, take_over)
+            holder = (
+                (
+                    str(plain(held.get("owner"))),
+                    datetime.fromisoformat(str(plain(held.get("lock_expires_at")))),
+                )
+                if held is not None
+                else None
+            )
+            details = lock_acquisition(environment, owner, holder, now, take_over)
             lock = Lock(
                 environment=environment,
                 owner=owner,
@@ -128,30 +135,6 @@ class DynamoDbLocks:
         else:
             condition = _token_is(str(plain(held.get("token"))))
         return {"Put": {"TableName": self._writer.table, "Item": item, **condition}}
-
-
-def _decide(
-    environment: str, held: Item | None, owner: str, now: datetime, take_over: str | None
-) -> dict[str, Any]:
-    """The lock record's details, or LockHeld: the same rules as SqliteJournal.acquire_lock."""
-    details: dict[str, Any] = {"action": "acquired", "owner": owner}
-    if held is None:
-        return details
-    holder = str(plain(held.get("owner")))
-    if take_over is not None:
-        # `abort`: the running holder loses the lock at its next heartbeat and stops.
-        details.update(action="taken_over", previous_owner=holder, why=take_over)
-        return details
-    expires_at = datetime.fromisoformat(str(plain(held.get("lock_expires_at"))))
-    # A holder known dead (same host, no such pid) need not wait out its ttl.
-    dead = holder_is_dead(holder)
-    if expires_at > now and not dead:
-        raise LockHeld(environment, holder, expires_at)
-    # The holder died or hung past its ttl: take over, and say so in the journal.
-    details.update(action="taken_over", previous_owner=holder)
-    if dead:
-        details["why"] = "holder process is dead"
-    return details
 
 
 def _fixed(items: list[Item]) -> Callable[[Entry], list[Item]]:

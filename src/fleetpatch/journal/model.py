@@ -153,6 +153,35 @@ class Lock:
     ttl: timedelta
 
 
+def lock_acquisition(
+    environment: str,
+    owner: str,
+    held: tuple[str, datetime] | None,
+    now: datetime,
+    take_over: str | None,
+) -> dict[str, Any]:
+    """The rule every journal store applies to take an environment's lock, held by
+    `held` = (its owner, when it expires) or free: the lock record's details, or LockHeld.
+    Pure but for `holder_is_dead`'s look at this host's processes."""
+    details: dict[str, Any] = {"action": "acquired", "owner": owner}
+    if held is None:
+        return details
+    holder, expires_at = held
+    if take_over is not None:
+        # `abort`: the running holder loses the lock at its next heartbeat and stops.
+        details.update(action="taken_over", previous_owner=holder, why=take_over)
+        return details
+    # A holder known dead (same host, no such pid) need not wait out its ttl.
+    dead = holder_is_dead(holder)
+    if expires_at > now and not dead:
+        raise LockHeld(environment, holder, expires_at)
+    # The holder died or hung past its ttl: take over, and say so in the journal.
+    details.update(action="taken_over", previous_owner=holder)
+    if dead:
+        details["why"] = "holder process is dead"
+    return details
+
+
 class LockHeld(UserError):
     """Another run holds the environment's lock.
 

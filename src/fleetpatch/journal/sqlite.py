@@ -50,10 +50,9 @@ from fleetpatch.journal.model import (
     EntryKind,
     JournalCorrupt,
     Lock,
-    LockHeld,
     LockLost,
     NewEntry,
-    holder_is_dead,
+    lock_acquisition,
 )
 
 SCHEMA_VERSION = 1
@@ -207,20 +206,12 @@ class SqliteJournal:
             held = conn.execute(
                 "SELECT owner, expires_at FROM locks WHERE environment = ?", (environment,)
             ).fetchone()
-            details: dict[str, Any] = {"action": "acquired", "owner": owner}
-            if held is not None and take_over is not None:
-                # `abort`: the running holder loses the lock at its next heartbeat and stops.
-                details.update(action="taken_over", previous_owner=held["owner"], why=take_over)
-            elif held is not None:
-                expires_at = datetime.fromisoformat(held["expires_at"])
-                # A holder known dead (same host, no such pid) need not wait out its ttl.
-                dead = holder_is_dead(held["owner"])
-                if expires_at > now and not dead:
-                    raise LockHeld(environment, held["owner"], expires_at)
-                # The holder died or hung past its ttl: take over, and say so in the journal.
-                details.update(action="taken_over", previous_owner=held["owner"])
-                if dead:
-                    details["why"] = "holder process is dead"
+            holder = (
+                (str(held["owner"]), datetime.fromisoformat(held["expires_at"]))
+                if held is not None
+                else None
+            )
+            details = lock_acquisition(environment, owner, holder, now, take_over)
             lock = Lock(
                 environment=environment,
                 owner=owner,
