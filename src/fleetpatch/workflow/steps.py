@@ -29,7 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from fleetpatch.aws.errors import explain
 from fleetpatch.config import Config
 from fleetpatch.errors import EnvironmentFailure, UserError
-from fleetpatch.journal import EntryKind, JournalStore, LockHeld
+from fleetpatch.journal import Entry, EntryKind, JournalStore, LockHeld
 from fleetpatch.journal.sqlite import utc_now
 from fleetpatch.notify import Notifier, RunContext, configured_notifier
 from fleetpatch.rollout import ecs as ecs_api
@@ -90,7 +90,8 @@ class RolloutSteps:
         except UserError as exc:
             return {"status": "refused", "reason": str(exc)}
         try:
-            journaled = self._journaled_plan(rollout_id, environment)
+            plans = self.journal.entries(environment=environment, kind=EntryKind.PLAN.value)
+            journaled = _journaled_plan(rollout_id, plans)
             if journaled is not None:
                 the_plan = journaled[0]
             else:
@@ -114,23 +115,26 @@ class RolloutSteps:
 
     def start_wave(self, event: dict[str, Any]) -> dict[str, Any]:
         """The wave's first pass: its deployments start here."""
-        rollout, wave = self._rollout(event)
+        rollout, wave, _ = self._rollout(event)
         progress = rollout.start_wave(wave, announce=wave.index != 0)
+        # Read again: the pass just journaled what it started.
         progress.open = open_steps(wave, self._entries(rollout), rollout.rollout_id)
         return self._pass(rollout, progress, self.poll.interval)
 
     def poll_wave(self, event: dict[str, Any]) -> dict[str, Any]:
         """A later pass, after a Wait state: follow, verify, start what is still to start."""
-        rollout, wave = self._rollout(event)
-        progress, interval = self._progress(rollout, wave, event)
+        rollout, wave, entries = self._rollout(event)
+        progress, interval = self._progress(rollout, wave, event, entries)
         return self._pass(rollout, progress, rollout.next_interval(interval))
 
     def judge_wave(self, event: dict[str, Any]) -> dict[str, Any]:
         """After a pass: "halt" (the pass's reason, the failure budget exceeded), "done"
         (every service concluded), or "wait" `wait_seconds` for the next pass."""
         passed = dict(event["pass"])
-        rollout, wave = self._rollout({**event, "progress": passed["progress"]})
-        progress, interval = self._progress(rollout, wave, {"progress": passed["progress"]})
+        rollout, wave, entries = self._rollout({**event, "progress": passed["progress"]})
+        progress, interval = self._progress(
+            rollout, wave, {"progress": passed["progress"]}, entries
+        )
         if passed.get("halt"):
             return {"verdict": "halt", "reason": passed["halt"], "progress": passed["progress"]}
         reason = rollout.judge(progress)
@@ -151,8 +155,8 @@ class RolloutSteps:
     def halt_wave(self, event: dict[str, Any]) -> dict[str, Any]:
         """Halt in this wave: roll back what it still deploys (StopServiceDeployment), skip
         the services left. Run again: what is already stopped or concluded stays so."""
-        rollout, wave = self._rollout(event)
-        progress, _ = self._progress(rollout, wave, event)
+        rollout, wave, entries = self._rollout(event)
+        progress, _ = self._progress(rollout, wave, event, entries)
         if rollout.record.result.halted and not progress.open:
             return {"status": "halted", "reason": rollout.record.result.halt_reason}
         reason = _text(event, "reason")
@@ -165,10 +169,10 @@ class RolloutSteps:
 
     def finish(self, event: dict[str, Any]) -> dict[str, Any]:
         """The run's end: its summary (from the journal), the lock released, the team told."""
-        rollout, _ = self._rollout({**event, "wave": 0})
+        rollout, _, entries = self._rollout({**event, "wave": 0})
         result = rollout.record.result
         rollout.record.finished()
-        self._rollback_completed(rollout)
+        self._rollback_completed(rollout, entries)
         self.journal.release_lock(lock_from_json(event["lock"]))
         self._tell(rollout, None, [Event("finished", {"ok": result.ok})])
         return {
@@ -218,11 +222,13 @@ class RolloutSteps:
             runner.actor = actor
         return runner
 
-    def _rollout(self, event: dict[str, Any]) -> tuple[Rollout, Wave]:
+    def _rollout(self, event: dict[str, Any]) -> tuple[Rollout, Wave, list[Entry]]:
         """The engine for the journaled plan of `rollout_id`, holding the lock (refreshed
-        here: LockLost if someone took it), with what earlier steps concluded."""
+        here: LockLost if someone took it), with what earlier steps concluded; and the
+        environment's journal as read for it (one read a step, not one a question)."""
         rollout_id, environment = _text(event, "rollout_id"), _text(event, "environment")
-        journaled = self._journaled_plan(rollout_id, environment)
+        entries = self.journal.entries(environment=environment)
+        journaled = _journaled_plan(rollout_id, entries)
         if journaled is None:
             raise UserError(f"no plan journaled for rollout {rollout_id} in {environment}")
         the_plan, actor, task_definitions = journaled
@@ -232,20 +238,22 @@ class RolloutSteps:
         rollout = runner.rollout(
             the_plan, lock, rollout_id, sink=self.sink, task_definitions=task_definitions
         )
-        rollout.recall(self._entries(rollout))
+        rollout.recall(entries)
         index = int(event.get("wave", 0))
         if index == 0:
-            return rollout, Wave(0, False, the_plan.done)
-        return rollout, the_plan.waves[index - 1]
+            return rollout, Wave(0, False, the_plan.done), entries
+        return rollout, the_plan.waves[index - 1], entries
 
-    def _progress(self, rollout: Rollout, wave: Wave, event: dict[str, Any]) -> tuple[Any, float]:
-        steps = open_steps(wave, self._entries(rollout), rollout.rollout_id)
+    def _progress(
+        self, rollout: Rollout, wave: Wave, event: dict[str, Any], entries: list[Entry]
+    ) -> tuple[Any, float]:
+        steps = open_steps(wave, entries, rollout.rollout_id)
         return progress_from_json(wave, dict(event["progress"]), steps)
 
-    def _rollback_completed(self, rollout: Rollout) -> None:
+    def _rollback_completed(self, rollout: Rollout, entries: list[Entry]) -> None:
         """A rollback handed off to the workflow (rollback.py) completes here, as it would at
         the end of `fleetpatch rollback`; once, however often the finish step runs."""
-        mine = [e for e in self._entries(rollout) if e.rollout_id == rollout.rollout_id]
+        mine = [e for e in entries if e.rollout_id == rollout.rollout_id]
         started = [e for e in mine if e.kind is EntryKind.ROLLBACK_STARTED]
         if not started or any(e.kind is EntryKind.ROLLBACK_COMPLETED for e in mine):
             return
@@ -277,19 +285,6 @@ class RolloutSteps:
                 raise
             why = "the workflow's plan step ran again"
             return self.journal.acquire_lock(environment, owner, self.lock_ttl, take_over=why)
-
-    def _journaled_plan(
-        self, rollout_id: str, environment: str
-    ) -> tuple[Plan, str, dict[str, str]] | None:
-        """The plan journaled for `rollout_id` (by the plan step, or by the process that
-        handed the run off: workflow/handoff.py), who started the run, and the revisions a
-        rollback redeploys."""
-        for entry in self.journal.entries(environment=environment, kind=EntryKind.PLAN.value):
-            details = entry.details or {}
-            if entry.rollout_id == rollout_id and "plan" in details:
-                revisions = dict(details.get("task_definitions") or {})
-                return plan_from_record(dict(details["plan"])), entry.actor, revisions
-        return None
 
     def _new_plan(self, runner: Runner, event: dict[str, Any], rollout_id: str) -> Plan:
         from fleetpatch.cli.rollout import build_plan
@@ -327,6 +322,20 @@ class RolloutSteps:
         for event in new:
             notifier.emit(event)
         notifier.close()
+
+
+def _journaled_plan(
+    rollout_id: str, entries: list[Entry]
+) -> tuple[Plan, str, dict[str, str]] | None:
+    """The plan journaled for `rollout_id` (by the plan step, or by the process that handed
+    the run off: workflow/handoff.py), who started the run, and the revisions a rollback
+    redeploys."""
+    for entry in entries:
+        details = entry.details or {}
+        if entry.kind is EntryKind.PLAN and entry.rollout_id == rollout_id and "plan" in details:
+            revisions = dict(details.get("task_definitions") or {})
+            return plan_from_record(dict(details["plan"])), entry.actor, revisions
+    return None
 
 
 def _text(event: dict[str, Any], key: str) -> str:
